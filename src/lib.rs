@@ -1,0 +1,2 @@
+//! ccc-sync keeps a PostgreSQL warehouse in step with the call records of an Alibaba Cloud Contact Center.
+pub mod ccc;

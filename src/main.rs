@@ -1,0 +1,2 @@
+//! The `ccc-sync` command line.
+fn main() {}
