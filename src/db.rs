@@ -1,0 +1,47 @@
+//! The database connection pool and the embedded migrations.
+//!
+//! Everything ccc-sync owns, the migration history included, lives in schema `ccc`, so the writer role
+//! needs no rights on `public` (PostgreSQL 15 grants none by default).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// The migrations in `migrations/`, compiled into the binary, with their history kept in `ccc`.
+pub fn migrator() -> Migrator {
+    let mut m = sqlx::migrate!("./migrations");
+    m.create_schema("ccc");
+    m.dangerous_set_table_name("ccc._sqlx_migrations");
+    m
+}
+
+/// Applies every migration not yet applied; safe to run from several replicas at once (it locks).
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    migrator().run(pool).await
+}
+
+/// Whether every embedded migration has been applied, for readiness and `status`.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let latest = migrator().iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT max(version) FROM ccc._sqlx_migrations WHERE success AND to_regclass('ccc._sqlx_migrations') IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .or_else(|e| match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+        _ => Err(e),
+    })?;
+    Ok(applied.unwrap_or(0) >= latest)
+}
+
+/// Opens a pool lazily: the first query connects, so a database that is down at start-up is retried by
+/// the sync loop instead of ending the process.
+pub fn pool(options: PgConnectOptions, max_connections: u32, acquire_timeout: Duration) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy_with(options.application_name("ccc-sync"))
+}
