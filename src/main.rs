@@ -1,2 +1,193 @@
-//! The `ccc-sync` command line.
-fn main() {}
+//! The `ccc-sync` command line: parse arguments, set up logs, load the config, call the library.
+//!
+//! Exit status: 0 success, 1 a runtime failure (database, API, a failed source), 2 a usage or
+//! configuration error (nothing was touched), 130 a second interrupt.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use ccc_sync::app::{self, App};
+use ccc_sync::config;
+use ccc_sync::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "ccc-sync",
+    version,
+    about = "Keeps a PostgreSQL warehouse in step with Alibaba Cloud CCC call records"
+)]
+struct Cli {
+    /// The TOML configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "CCC_SYNC_CONFIG",
+        default_value = "ccc-sync.toml"
+    )]
+    config: PathBuf,
+    /// Log level or filter (overrides RUST_LOG), e.g. `debug` or `info,ccc_sync=trace`.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: a pass per source every `interval`, until SIGTERM or SIGINT.
+    Run,
+    /// One pass over every source, then exit (cron, Kubernetes CronJob).
+    Once,
+    /// Sync one source over an explicit span; never moves its watermark backwards.
+    Backfill {
+        #[arg(long)]
+        source: String,
+        /// Start: RFC 3339 (2026-11-01T00:00:00+08:00) or epoch milliseconds.
+        #[arg(long, value_parser = app::parse_time)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End (default now): RFC 3339 or epoch milliseconds.
+        #[arg(long, value_parser = app::parse_time)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Show each source's watermark, lag and last run.
+    Status,
+    /// Validate the config, reach the database, make one signed request per source, print a verdict.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format, cli.log_level.as_deref());
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let settings = match config::load(&cli.config, &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ccc-sync: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ccc-sync: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let app = match App::new(settings) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("ccc-sync: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let cancel = shutdown_on_signal();
+        match execute(cli.command, app, cancel).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(app::AppError::Usage(e)) => {
+                eprintln!("ccc-sync: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Command failed");
+                eprintln!("ccc-sync: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn execute(
+    command: Command,
+    app: App,
+    cancel: CancellationToken,
+) -> Result<(), app::AppError> {
+    match command {
+        Command::Run => app.run(cancel).await,
+        Command::Once => {
+            for (source, pass) in app.once(&cancel).await? {
+                let written = pass.written();
+                println!(
+                    "{source}: {} window(s), {} record(s), {} call(s) {} leg(s) {} recording(s) written, watermark {}",
+                    pass.windows.len(),
+                    pass.records(),
+                    written.calls,
+                    written.legs,
+                    written.recordings,
+                    pass.watermark.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        Command::Backfill { source, from, to } => {
+            let pass = app
+                .backfill(&source, from, to.unwrap_or_else(chrono::Utc::now), &cancel)
+                .await?;
+            println!(
+                "{source}: {} window(s), {} record(s), {} row(s) written, watermark {}",
+                pass.windows.len(),
+                pass.records(),
+                pass.written().rows(),
+                pass.watermark.to_rfc3339()
+            );
+            Ok(())
+        }
+        Command::Migrate => app.migrate().await,
+        Command::Status => {
+            print!("{}", app.status().await?);
+            Ok(())
+        }
+        Command::Check => {
+            let (ok, report) = app.check().await;
+            print!("{report}");
+            if ok {
+                Ok(())
+            } else {
+                Err(app::AppError::CheckFailed)
+            }
+        }
+    }
+}
+
+/// Cancels on the first SIGTERM or SIGINT (stop at the next safe point); a second one exits at once.
+fn shutdown_on_signal() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        let mut interrupts = 0;
+        loop {
+            wait_for_signal().await;
+            interrupts += 1;
+            if interrupts > 1 {
+                eprintln!("ccc-sync: second signal, exiting now");
+                std::process::exit(130);
+            }
+            tracing::info!("Shutdown requested; stopping at the next safe point");
+            token.cancel();
+        }
+    });
+    cancel
+}
+
+async fn wait_for_signal() {
+    let sigterm = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = sigterm => {}
+    }
+}

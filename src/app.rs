@@ -1,0 +1,329 @@
+//! The commands behind the CLI, as library functions returning what they did.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::ccc::PageRequest;
+use crate::config::Settings;
+use crate::scheduler::{self, PassOutcome, Source, SyncError};
+use crate::window::Window;
+use crate::{db, retry::RetryPolicy};
+
+/// A failure after the configuration was accepted; the process exits with status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot prepare the database {url}: {error}")]
+    Database { url: String, error: String },
+    #[error("{0}")]
+    Sync(Box<SyncError>),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{failed} of {total} source(s) failed")]
+    SourcesFailed { failed: usize, total: usize },
+    #[error("check failed")]
+    CheckFailed,
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        AppError::Sync(Box::new(e))
+    }
+}
+
+/// The pool and sources a command works with.
+pub struct App {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub sources: Vec<Source>,
+}
+
+impl App {
+    pub fn new(settings: Settings) -> Result<App, AppError> {
+        let pool = db::pool(
+            settings.database.connect.clone(),
+            settings.database.max_connections,
+            settings.database.acquire_timeout,
+        );
+        let sources = settings
+            .sources
+            .iter()
+            .cloned()
+            .map(Source::new)
+            .collect::<Result<_, _>>()
+            .map_err(|e| AppError::Usage(e.to_string()))?;
+        Ok(App {
+            settings,
+            pool,
+            sources,
+        })
+    }
+
+    fn db_error(&self, error: impl std::fmt::Display) -> AppError {
+        AppError::Database {
+            url: self.settings.database.display_url.clone(),
+            error: error.to_string(),
+        }
+    }
+
+    /// Applies the migrations once; `ccc-sync migrate` and the one-shot commands.
+    pub async fn migrate(&self) -> Result<(), AppError> {
+        db::migrate(&self.pool)
+            .await
+            .map_err(|e| self.db_error(e))?;
+        tracing::info!(database = %self.settings.database.display_url, "Migrations applied");
+        Ok(())
+    }
+
+    /// Applies the migrations, waiting out a database that is not up yet (the daemon must not exit).
+    pub async fn migrate_patiently(&self, cancel: &CancellationToken) -> Result<(), AppError> {
+        let mut waits = RetryPolicy {
+            initial: Duration::from_secs(1),
+            max_interval: Duration::from_secs(30),
+            ..RetryPolicy::requests(Duration::MAX)
+        }
+        .intervals();
+        loop {
+            match db::migrate(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let wait = waits.next_wait();
+                    tracing::error!(
+                        database = %self.settings.database.display_url, error = %e,
+                        retry_in_ms = wait.as_millis() as u64, "Database not ready; will try again"
+                    );
+                    tokio::select! {
+                        () = cancel.cancelled() => return Err(self.db_error(e)),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// `ccc-sync run`: passes every `interval` until shutdown.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), AppError> {
+        self.migrate_patiently(&cancel).await?;
+        scheduler::run(self.pool, self.sources, cancel).await;
+        Ok(())
+    }
+
+    /// `ccc-sync once`: one pass over every source.
+    pub async fn once(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<(String, PassOutcome)>, AppError> {
+        self.migrate().await?;
+        let results = scheduler::sync_once(&self.pool, &self.sources, Utc::now(), cancel).await;
+        let total = results.len();
+        let mut done = Vec::new();
+        for (source, result) in self.sources.iter().zip(results) {
+            match result {
+                Ok(pass) => done.push((source.name().to_owned(), pass)),
+                Err(SyncError::Interrupted) => return Err(SyncError::Interrupted.into()),
+                Err(e) => tracing::error!(source = source.name(), error = %e, "Pass failed"),
+            }
+        }
+        match total - done.len() {
+            0 => Ok(done),
+            failed => Err(AppError::SourcesFailed { failed, total }),
+        }
+    }
+
+    /// `ccc-sync backfill`: one source over an explicit span.
+    pub async fn backfill(
+        &self,
+        source: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> Result<PassOutcome, AppError> {
+        let source = self
+            .sources
+            .iter()
+            .find(|s| s.name() == source)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.sources.iter().map(Source::name).collect();
+                AppError::Usage(format!(
+                    "no source named {source:?}; configured: {}",
+                    names.join(", ")
+                ))
+            })?;
+        if from >= to {
+            return Err(AppError::Usage(format!(
+                "--from {from} is not before --to {to}"
+            )));
+        }
+        self.migrate().await?;
+        Ok(scheduler::backfill(&self.pool, source, from, to, Utc::now(), cancel).await?)
+    }
+
+    /// `ccc-sync status`: per source, the watermark, the lag and the last run.
+    pub async fn status(&self) -> Result<String, AppError> {
+        let rows: Vec<SourceStatus> = sqlx::query_as(
+            "SELECT s.source, s.watermark, s.last_success_at, r.kind, r.status, r.finished_at, r.error
+             FROM ccc.sync_state s
+             LEFT JOIN LATERAL (SELECT kind, status, finished_at, error FROM ccc.sync_runs
+                                WHERE source = s.source ORDER BY finished_at DESC LIMIT 1) r ON true
+             ORDER BY s.source",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db_error(e))?;
+        Ok(render_status(&rows, &self.sources, Utc::now()))
+    }
+
+    /// `ccc-sync check`: the database answers and is migrated, and each source accepts one signed request.
+    pub async fn check(&self) -> (bool, String) {
+        let mut ok = true;
+        let mut out = String::from("configuration: ok\n");
+        match db::migrations_applied(&self.pool).await {
+            Ok(true) => out.push_str("database: ok, migrations applied\n"),
+            Ok(false) => {
+                out.push_str("database: reachable, migrations pending (run `ccc-sync migrate`)\n")
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(
+                    out,
+                    "database: FAILED ({}): {e}",
+                    self.settings.database.display_url
+                );
+            }
+        }
+        for source in &self.sources {
+            let now = Utc::now();
+            let window = Window {
+                start: now - chrono::TimeDelta::minutes(5),
+                end: now,
+            };
+            let request = PageRequest {
+                instance_id: source.settings.instance_id.clone(),
+                page_number: 1,
+                page_size: 1,
+                start_time_ms: window.start_ms(),
+                stop_time_ms: window.end_ms(),
+            };
+            let name = source.name();
+            let key = source.settings.credentials.access_key_id();
+            let endpoint = &source.settings.client.endpoint;
+            match crate::ccc::CccClient::new(
+                &source.settings.client,
+                source.settings.credentials.clone(),
+            ) {
+                Ok(client) => match client.list_recent_call_records(&request).await {
+                    Ok(page) => {
+                        let _ = writeln!(
+                            out,
+                            "source {name}: ok ({endpoint}, key {key}, RequestId {})",
+                            page.request_id
+                        );
+                    }
+                    Err(e) => {
+                        ok = false;
+                        let hint = e.hint().map(|h| format!(" Fix: {h}.")).unwrap_or_default();
+                        let _ = writeln!(
+                            out,
+                            "source {name}: FAILED ({endpoint}, key {key}): {e}.{hint}"
+                        );
+                    }
+                },
+                Err(e) => {
+                    ok = false;
+                    let _ = writeln!(out, "source {name}: FAILED: {e}");
+                }
+            }
+        }
+        out.push_str(if ok {
+            "verdict: ready\n"
+        } else {
+            "verdict: NOT ready\n"
+        });
+        (ok, out)
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SourceStatus {
+    source: String,
+    watermark: DateTime<Utc>,
+    last_success_at: Option<DateTime<Utc>>,
+    kind: Option<String>,
+    status: Option<String>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+}
+
+fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let ago = |t: DateTime<Utc>| {
+        humantime::format_duration(Duration::from_secs((now - t).num_seconds().max(0) as u64))
+            .to_string()
+    };
+    for source in configured {
+        if !rows.iter().any(|r| r.source == source.name()) {
+            let _ = writeln!(out, "{}: never synced", source.name());
+        }
+    }
+    for r in rows {
+        let configured = if configured.iter().any(|s| s.name() == r.source) {
+            ""
+        } else {
+            " (not in this config)"
+        };
+        let _ = writeln!(out, "{}{configured}:", r.source);
+        let _ = writeln!(
+            out,
+            "  watermark     {} (lag {})",
+            r.watermark.to_rfc3339(),
+            ago(r.watermark)
+        );
+        let last_success = r.last_success_at.map_or("never".to_owned(), |t| {
+            format!("{} ({} ago)", t.to_rfc3339(), ago(t))
+        });
+        let _ = writeln!(out, "  last success  {last_success}");
+        if let (Some(kind), Some(status), Some(at)) = (&r.kind, &r.status, r.finished_at) {
+            let _ = writeln!(
+                out,
+                "  last run      {kind} {status} at {} ({} ago)",
+                at.to_rfc3339(),
+                ago(at)
+            );
+        }
+        if let (Some("failed"), Some(error)) = (r.status.as_deref(), &r.error) {
+            let _ = writeln!(out, "  last error    {error}");
+        }
+    }
+    out
+}
+
+/// Reads a CLI time: RFC 3339, or epoch milliseconds.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    text.parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(|| format!("{text:?} is neither an RFC 3339 time (2026-11-01T00:00:00+08:00) nor epoch milliseconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_times_are_rfc3339_or_epoch_milliseconds() {
+        let t = parse_time("2026-11-01T00:00:00+08:00").expect("rfc3339");
+        assert_eq!(t.timestamp_millis(), 1_793_462_400_000);
+        assert_eq!(parse_time("1793462400000").expect("ms"), t);
+        assert!(
+            parse_time("yesterday")
+                .expect_err("bad")
+                .contains("RFC 3339")
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Pages one time window to its end: paced by a per-source rate limit, each request retried by
+//! [`crate::retry`], records deduplicated by key within the window.
+//!
+//! Paging stops on a page shorter than `PageSize`, never on `TotalCount`: calls that end while we page shift
+//! later pages (so a record can show up twice, which the dedup absorbs) and one `TotalCount` is stale at once.
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ccc::{CallRecord, CccClient, CccError, InvalidRecord, PageRequest};
+use crate::retry::{self, GaveUp, RetryPolicy};
+use crate::window::Window;
+
+/// A safety stop for a window that never ends (a service that always returns full pages).
+pub const MAX_PAGES_PER_WINDOW: u32 = 100_000;
+
+/// One page, ready for the writer.
+#[derive(Debug)]
+pub struct FetchedPage {
+    pub page_number: u32,
+    pub request_id: String,
+    /// Records not seen earlier in this window.
+    pub records: Vec<CallRecord>,
+    pub invalid: Vec<InvalidRecord>,
+    /// Records on the page, duplicates and invalid ones included.
+    pub received: usize,
+    pub duplicates: usize,
+}
+
+/// Why a window could not be fetched to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("page {page} failed after {attempts} attempt(s): {source}")]
+    Request {
+        page: u32,
+        attempts: u32,
+        #[source]
+        source: CccError,
+    },
+    #[error(
+        "the window still had full pages after {MAX_PAGES_PER_WINDOW} pages; use a smaller chunk"
+    )]
+    TooManyPages,
+    #[error("shutting down")]
+    Cancelled,
+}
+
+impl FetchError {
+    pub fn ccc(&self) -> Option<&CccError> {
+        match self {
+            FetchError::Request { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Fetches windows for one source.
+#[derive(Clone)]
+pub struct Fetcher {
+    pub source: Arc<str>,
+    pub instance_id: Arc<str>,
+    client: CccClient,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    retry: RetryPolicy,
+    page_size: u32,
+}
+
+impl Fetcher {
+    pub fn new(
+        source: &str,
+        instance_id: &str,
+        client: CccClient,
+        max_requests_per_second: f64,
+        retry: RetryPolicy,
+        page_size: u32,
+    ) -> Self {
+        Fetcher {
+            source: source.into(),
+            instance_id: instance_id.into(),
+            client,
+            limiter: Arc::new(RateLimiter::direct(quota(max_requests_per_second))),
+            retry,
+            page_size,
+        }
+    }
+
+    /// Fetches one page, retrying what may succeed later. Each attempt waits its turn under the rate limit.
+    pub async fn page(
+        &self,
+        window: &Window,
+        page_number: u32,
+        cancel: &CancellationToken,
+    ) -> Result<crate::ccc::ListPage, FetchError> {
+        let request = PageRequest {
+            instance_id: self.instance_id.to_string(),
+            page_number,
+            page_size: self.page_size,
+            start_time_ms: window.start_ms(),
+            stop_time_ms: window.end_ms(),
+        };
+        let attempt = || async {
+            self.limiter.until_ready().await;
+            self.client.list_recent_call_records(&request).await
+        };
+        let on_retry = |e: &CccError, wait: Duration, attempt: u32| {
+            tracing::warn!(
+                source = %self.source, window = %window, page = page_number, attempt,
+                code = e.code(), request_id = e.request_id(), wait_ms = wait.as_millis() as u64,
+                throttled = e.is_throttling(), error = %e,
+                "Retrying CCC request"
+            );
+        };
+        match retry::retry(&self.retry, cancel, attempt, on_retry).await {
+            Ok(page) => Ok(page),
+            Err(GaveUp::Failed { error, attempts }) => Err(FetchError::Request {
+                page: page_number,
+                attempts,
+                source: error,
+            }),
+            Err(GaveUp::Cancelled) => Err(FetchError::Cancelled),
+        }
+    }
+
+    /// Pages `window` to its end into `pages`, deduplicating by `(InstanceId, ContactId)`. Returns when
+    /// the window is done, on the first error (also sent), or when the receiver is gone.
+    pub async fn fetch_window(
+        &self,
+        window: Window,
+        pages: mpsc::Sender<Result<FetchedPage, FetchError>>,
+        cancel: CancellationToken,
+    ) {
+        let mut seen: HashSet<(Option<String>, String)> = HashSet::new();
+        for page_number in 1..=MAX_PAGES_PER_WINDOW {
+            let page = match self.page(&window, page_number, &cancel).await {
+                Ok(page) => page,
+                Err(e) => {
+                    let _ = pages.send(Err(e)).await;
+                    return;
+                }
+            };
+            let received = page.len();
+            let last = received < self.page_size as usize;
+            let mut records = page.records;
+            records.retain(|r| seen.insert((r.instance_id.clone(), r.contact_id.clone())));
+            let fetched = FetchedPage {
+                page_number,
+                request_id: page.request_id,
+                duplicates: received - records.len() - page.invalid.len(),
+                records,
+                invalid: page.invalid,
+                received,
+            };
+            if pages.send(Ok(fetched)).await.is_err() || last {
+                return;
+            }
+        }
+        let _ = pages.send(Err(FetchError::TooManyPages)).await;
+    }
+}
+
+/// `rate` requests per second, bursting to at most one second's worth.
+fn quota(rate: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / rate.clamp(0.001, 1_000_000.0));
+    let burst =
+        NonZeroU32::new(rate.floor().clamp(1.0, 1_000_000.0) as u32).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_follow_the_configured_rate() {
+        assert_eq!(quota(5.0).replenish_interval(), Duration::from_millis(200));
+        assert_eq!(quota(5.0).burst_size().get(), 5);
+        assert_eq!(quota(0.5).replenish_interval(), Duration::from_secs(2));
+        assert_eq!(quota(0.5).burst_size().get(), 1);
+    }
+}

@@ -1,0 +1,408 @@
+//! The sync loop: a pass per source every `interval`, built from steps tests can drive one at a time.
+//!
+//! [`sync_window`] fetches one window and writes it in one transaction whose last statement moves the
+//! watermark, so a crash at any moment leaves either the whole window or none of it. [`sync_source`] is one
+//! pass (the windows from `watermark − lookback` to now, plus a reconciliation span when due); [`run`] repeats
+//! passes until shutdown, which is honoured only between pages and windows (an interrupted window rolls back).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ccc::{CccClient, CccError};
+use crate::config::SourceSettings;
+use crate::fetcher::{FetchError, Fetcher};
+use crate::retry::RetryPolicy;
+use crate::window::{self, Window};
+use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
+
+/// Pages buffered between the fetcher and the writer: enough to overlap a request with a write.
+const PAGES_IN_FLIGHT: usize = 4;
+
+/// A configured source with its client, ready to sync.
+#[derive(Clone)]
+pub struct Source {
+    pub settings: SourceSettings,
+    pub fetcher: Fetcher,
+}
+
+impl Source {
+    pub fn new(settings: SourceSettings) -> Result<Self, CccError> {
+        let client = CccClient::new(&settings.client, settings.credentials.clone())?;
+        let fetcher = Fetcher::new(
+            &settings.name,
+            &settings.instance_id,
+            client,
+            settings.max_requests_per_second,
+            RetryPolicy::requests(settings.retry_for),
+            settings.page_size,
+        );
+        Ok(Source { settings, fetcher })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+}
+
+/// Why a window or pass did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("source {source_name}, window {window}: {error}")]
+    Fetch {
+        source_name: String,
+        window: Window,
+        #[source]
+        error: FetchError,
+    },
+    #[error("source {source_name}: database error: {error}")]
+    Database {
+        source_name: String,
+        #[source]
+        error: sqlx::Error,
+    },
+    #[error("interrupted by shutdown")]
+    Interrupted,
+}
+
+impl SyncError {
+    fn database(source: &Source) -> impl FnOnce(sqlx::Error) -> SyncError + '_ {
+        |error| SyncError::Database {
+            source_name: source.name().to_owned(),
+            error,
+        }
+    }
+
+    /// The CCC error behind a failure, if the API was the cause.
+    pub fn ccc(&self) -> Option<&CccError> {
+        match self {
+            SyncError::Fetch { error, .. } => error.ccc(),
+            _ => None,
+        }
+    }
+
+    /// A short stable name for logs, metrics and `sync_runs.error_code`.
+    pub fn code(&self) -> &str {
+        match self {
+            SyncError::Fetch {
+                error: FetchError::TooManyPages,
+                ..
+            } => "TooManyPages",
+            SyncError::Fetch { error, .. } => error.ccc().map_or("Interrupted", CccError::code),
+            SyncError::Database { .. } => "DatabaseError",
+            SyncError::Interrupted => "Interrupted",
+        }
+    }
+}
+
+/// What one pass over a source did.
+#[derive(Debug, Clone)]
+pub struct PassOutcome {
+    pub windows: Vec<RunReport>,
+    pub watermark: DateTime<Utc>,
+}
+
+impl PassOutcome {
+    pub fn written(&self) -> WriteStats {
+        let mut total = WriteStats::default();
+        for w in &self.windows {
+            total.add(w.written);
+        }
+        total
+    }
+
+    pub fn records(&self) -> u64 {
+        self.windows.iter().map(|w| w.records).sum()
+    }
+}
+
+/// Fetches `window` and commits it, with its journal entry and the watermark, in one transaction.
+pub async fn sync_window(
+    pool: &PgPool,
+    source: &Source,
+    window: Window,
+    kind: RunKind,
+    cancel: &CancellationToken,
+) -> Result<RunReport, SyncError> {
+    let mut report = RunReport {
+        source: source.name().to_owned(),
+        kind,
+        window,
+        pages: 0,
+        records: 0,
+        duplicates: 0,
+        written: WriteStats::default(),
+        started_at: Utc::now(),
+    };
+    let started = Instant::now();
+    let result = write_window(pool, source, &mut report, cancel).await;
+    match &result {
+        Ok(()) => tracing::info!(
+            source = source.name(), window = %window, kind = kind.as_str(), pages = report.pages,
+            records = report.records, duplicates = report.duplicates, calls_written = report.written.calls,
+            legs_written = report.written.legs, recordings_written = report.written.recordings,
+            quarantined = report.written.quarantined, elapsed_ms = started.elapsed().as_millis() as u64,
+            "Window committed"
+        ),
+        Err(SyncError::Interrupted) => {
+            tracing::info!(source = source.name(), window = %window, "Window rolled back for shutdown");
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let failure = Failure {
+                code: e.code(),
+                request_id: e.ccc().and_then(CccError::request_id),
+                message: &message,
+            };
+            tracing::error!(
+                source = source.name(), window = %window, kind = kind.as_str(), code = failure.code,
+                request_id = failure.request_id, hint = e.ccc().and_then(CccError::hint),
+                elapsed_ms = started.elapsed().as_millis() as u64, error = %message,
+                "Window failed; nothing of it was committed"
+            );
+            if let Some(CccError::Api {
+                our_string_to_sign: Some(sts),
+                ..
+            }) = e.ccc()
+            {
+                tracing::error!(source = source.name(), our_string_to_sign = %sts, "Compare with the server's string to sign");
+            }
+            if let Err(journal) = writer::record_failure(pool, &report, &failure).await {
+                tracing::warn!(source = source.name(), error = %journal, "Could not journal the failed window");
+            }
+        }
+    }
+    result.map(|()| report)
+}
+
+async fn write_window(
+    pool: &PgPool,
+    source: &Source,
+    report: &mut RunReport,
+    cancel: &CancellationToken,
+) -> Result<(), SyncError> {
+    let mut tx = pool.begin().await.map_err(SyncError::database(source))?;
+    let (sender, mut pages) = mpsc::channel(PAGES_IN_FLIGHT);
+    // The fetcher stops when this window's work stops, whatever the reason.
+    let stop_fetching = cancel.child_token();
+    let _stop_on_exit = stop_fetching.clone().drop_guard();
+    let fetcher = source.fetcher.clone();
+    let window = report.window;
+    tokio::spawn(async move { fetcher.fetch_window(window, sender, stop_fetching).await });
+    while let Some(page) = pages.recv().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(FetchError::Cancelled) => return Err(SyncError::Interrupted),
+            Err(error) => {
+                return Err(SyncError::Fetch {
+                    source_name: source.name().to_owned(),
+                    window,
+                    error,
+                });
+            }
+        };
+        if cancel.is_cancelled() {
+            return Err(SyncError::Interrupted);
+        }
+        let mut written = writer::write_calls(&mut tx, &source.settings.instance_id, &page.records)
+            .await
+            .map_err(SyncError::database(source))?;
+        if !page.invalid.is_empty() {
+            written.quarantined =
+                writer::quarantine(&mut tx, source.name(), &page.request_id, &page.invalid)
+                    .await
+                    .map_err(SyncError::database(source))?;
+            tracing::warn!(
+                source = source.name(), window = %window, page = page.page_number, request_id = %page.request_id,
+                invalid = page.invalid.len(), newly_quarantined = written.quarantined,
+                reasons = ?page.invalid.iter().map(|i| i.reason.as_str()).collect::<Vec<_>>(),
+                "Records without identity kept in ccc.quarantined_records"
+            );
+        }
+        tracing::debug!(
+            source = source.name(), window = %window, page = page.page_number, request_id = %page.request_id,
+            records = page.received, duplicates = page.duplicates, rows_written = written.rows(),
+            "Page written"
+        );
+        report.pages += 1;
+        report.records += page.received as u64;
+        report.duplicates += page.duplicates as u64;
+        report.written.add(written);
+    }
+    if cancel.is_cancelled() {
+        return Err(SyncError::Interrupted);
+    }
+    writer::finish_window(&mut tx, report)
+        .await
+        .map_err(SyncError::database(source))?;
+    tx.commit().await.map_err(SyncError::database(source))
+}
+
+/// One pass over one source: from `lookback` before the watermark to `now`, in chunks, oldest first; when a
+/// reconciliation is due, from `reconcile_span` before `now` instead (whichever starts earlier).
+pub async fn sync_source(
+    pool: &PgPool,
+    source: &Source,
+    now: DateTime<Utc>,
+    cancel: &CancellationToken,
+) -> Result<PassOutcome, SyncError> {
+    let s = &source.settings;
+    let now = window::to_ms(now);
+    let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
+    let state = writer::load_state(
+        &mut conn,
+        &s.name,
+        &s.instance_id,
+        s.start_from.resolve(now),
+    )
+    .await
+    .map_err(SyncError::database(source))?;
+    drop(conn);
+    let (mut start, end) = window::pass_span(state.watermark, s.lookback, now);
+    let reconcile_due = s.reconcile_every.is_some_and(|every| {
+        state
+            .last_reconciled_at
+            .is_none_or(|last| now - last >= TimeDelta::from_std(every).unwrap_or(TimeDelta::MAX))
+    });
+    let mut kind = RunKind::Incremental;
+    if reconcile_due {
+        let reconcile_start = now - TimeDelta::from_std(s.reconcile_span).unwrap_or(TimeDelta::MAX);
+        if reconcile_start < start {
+            start = reconcile_start;
+            kind = RunKind::Reconcile;
+        }
+    }
+    let windows = run_windows(
+        pool,
+        source,
+        window::chunks(start, end, s.chunk),
+        kind,
+        cancel,
+    )
+    .await?;
+    if reconcile_due {
+        let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
+        writer::mark_reconciled(&mut conn, &s.name, now)
+            .await
+            .map_err(SyncError::database(source))?;
+    }
+    Ok(PassOutcome {
+        windows,
+        watermark: state.watermark.max(end),
+    })
+}
+
+/// Syncs `[from, to]` (clamped to now) for one source without ever moving its watermark backwards.
+pub async fn backfill(
+    pool: &PgPool,
+    source: &Source,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    cancel: &CancellationToken,
+) -> Result<PassOutcome, SyncError> {
+    let s = &source.settings;
+    let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
+    let state = writer::load_state(
+        &mut conn,
+        &s.name,
+        &s.instance_id,
+        s.start_from.resolve(now),
+    )
+    .await
+    .map_err(SyncError::database(source))?;
+    drop(conn);
+    let windows = window::chunks(from, to.min(now), s.chunk);
+    let windows = run_windows(pool, source, windows, RunKind::Backfill, cancel).await?;
+    let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
+    let state = writer::load_state(&mut conn, &s.name, &s.instance_id, state.watermark)
+        .await
+        .map_err(SyncError::database(source))?;
+    Ok(PassOutcome {
+        windows,
+        watermark: state.watermark,
+    })
+}
+
+async fn run_windows(
+    pool: &PgPool,
+    source: &Source,
+    windows: Vec<Window>,
+    kind: RunKind,
+    cancel: &CancellationToken,
+) -> Result<Vec<RunReport>, SyncError> {
+    let mut reports = Vec::with_capacity(windows.len());
+    for window in windows {
+        if cancel.is_cancelled() {
+            return Err(SyncError::Interrupted);
+        }
+        reports.push(sync_window(pool, source, window, kind, cancel).await?);
+    }
+    Ok(reports)
+}
+
+/// One pass over every source, concurrently; what `ccc-sync once` does.
+pub async fn sync_once(
+    pool: &PgPool,
+    sources: &[Source],
+    now: DateTime<Utc>,
+    cancel: &CancellationToken,
+) -> Vec<Result<PassOutcome, SyncError>> {
+    futures::future::join_all(sources.iter().map(|s| sync_source(pool, s, now, cancel))).await
+}
+
+/// Runs passes for every source until `cancel`; a failing source backs off (up to its interval) and keeps
+/// trying, so a database or API outage never ends the daemon.
+pub async fn run(pool: PgPool, sources: Vec<Source>, cancel: CancellationToken) {
+    let tasks: Vec<_> = sources
+        .into_iter()
+        .map(|source| tokio::spawn(run_source(pool.clone(), source, cancel.clone())))
+        .collect();
+    for task in tasks {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "A source loop ended abnormally");
+        }
+    }
+}
+
+async fn run_source(pool: PgPool, source: Source, cancel: CancellationToken) {
+    let interval = source.settings.interval;
+    let mut failures = RetryPolicy {
+        initial: Duration::from_secs(1),
+        max_interval: interval,
+        ..RetryPolicy::requests(Duration::MAX)
+    }
+    .intervals();
+    while !cancel.is_cancelled() {
+        let started = Instant::now();
+        let wait = match sync_source(&pool, &source, Utc::now(), &cancel).await {
+            Ok(pass) => {
+                failures.reset();
+                let written = pass.written();
+                tracing::info!(
+                    source = source.name(), windows = pass.windows.len(), records = pass.records(),
+                    rows_written = written.rows(), watermark = %pass.watermark,
+                    elapsed_ms = started.elapsed().as_millis() as u64, "Pass completed"
+                );
+                interval
+            }
+            Err(SyncError::Interrupted) => break,
+            Err(e) => {
+                let wait = failures.next_wait().min(interval);
+                tracing::error!(
+                    source = source.name(), code = e.code(), retry_in_ms = wait.as_millis() as u64,
+                    error = %e, "Pass failed; will try again"
+                );
+                wait
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::info!(source = source.name(), "Source loop stopped");
+}
