@@ -262,10 +262,12 @@ pub async fn sync_source(
     .map_err(SyncError::database(source))?;
     drop(conn);
     let (mut start, end) = window::pass_span(state.watermark, s.lookback, now);
+    // A source's first pass counts as its first reconciliation: it must not reach back before `start_from`.
+    let first_pass = state.last_reconciled_at.is_none();
     let reconcile_due = s.reconcile_every.is_some_and(|every| {
         state
             .last_reconciled_at
-            .is_none_or(|last| now - last >= TimeDelta::from_std(every).unwrap_or(TimeDelta::MAX))
+            .is_some_and(|last| now - last >= TimeDelta::from_std(every).unwrap_or(TimeDelta::MAX))
     });
     let mut kind = RunKind::Incremental;
     if reconcile_due {
@@ -283,7 +285,7 @@ pub async fn sync_source(
         cancel,
     )
     .await?;
-    if reconcile_due {
+    if reconcile_due || first_pass {
         let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
         writer::mark_reconciled(&mut conn, &s.name, now)
             .await

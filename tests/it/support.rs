@@ -19,6 +19,7 @@ pub fn server_url() -> String {
 /// A database of its own for one test, migrated, dropped on drop (even when the test panics).
 pub struct TestDb {
     pub name: String,
+    /// For tests that run the binary against this database.
     pub url: String,
     pub pool: PgPool,
 }

@@ -1,0 +1,570 @@
+//! The spine end to end: mock CCC over HTTP → fetcher → writer → PostgreSQL.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use ccc_sync::scheduler::{self, Source, SyncError};
+
+use crate::mock::{self, Fault, Key, MockCcc};
+use crate::support::TestDb;
+
+const KEY: Key = Key {
+    id: "LTAI-test",
+    secret: "s3cret-test",
+    agent: None,
+};
+
+fn now() -> DateTime<Utc> {
+    ccc_sync::window::to_ms(Utc::now())
+}
+
+/// A source pointed at the mock, built through the real config loader.
+fn source(mock: &MockCcc, name: &str, key: &Key, extra: &str) -> Source {
+    let text = format!(
+        r#"
+[database]
+url = "postgres://unused@127.0.0.1/unused"
+
+[[sources]]
+name = "{name}"
+instance_id = "inst-1"
+endpoint = "{endpoint}"
+access_key_id = "{id}"
+access_key_secret = "{secret}"
+start_from = "6h"
+lookback = "2h"
+max_requests_per_second = 1000
+retry_for = "20s"
+{extra}
+"#,
+        endpoint = mock.endpoint,
+        id = key.id,
+        secret = key.secret,
+    );
+    let text = if extra.contains("chunk") {
+        text
+    } else {
+        text + "chunk = \"12h\"\n"
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ccc-sync.toml");
+    std::fs::write(&path, text).expect("write config");
+    let settings = ccc_sync::config::load(&path, &[]).expect("valid config");
+    Source::new(settings.sources.into_iter().next().expect("one source")).expect("client")
+}
+
+/// `n` calls a minute apart in the last hours, with 0–3 legs and 0–2 recordings each.
+fn records(n: usize, now: DateTime<Utc>) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let legs = ["1001@ccctest", "1002@ccctest", "1003@ccctest"];
+            let start = (now - TimeDelta::minutes(i as i64 + 1)).timestamp_millis();
+            mock::record(&format!("20297{i:05}"), start, &legs[..i % 4], i % 3)
+        })
+        .collect()
+}
+
+async fn count(db: &TestDb, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM ccc.{table}"
+    )))
+    .fetch_one(&db.pool)
+    .await
+    .expect("count")
+}
+
+async fn watermark(db: &TestDb, source: &str) -> DateTime<Utc> {
+    sqlx::query_scalar("SELECT watermark FROM ccc.sync_state WHERE source = $1")
+        .bind(source)
+        .fetch_one(&db.pool)
+        .await
+        .expect("state")
+}
+
+/// Every row's physical version: a row that was rewritten gets a new one.
+async fn row_versions(db: &TestDb) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT 'c' || contact_id, xmin::text FROM ccc.calls
+         UNION ALL SELECT 'l' || contact_id || '/' || leg_no, xmin::text FROM ccc.agent_legs
+         UNION ALL SELECT 'r' || contact_id || '/' || recording_no, xmin::text FROM ccc.recordings
+         ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("versions")
+}
+
+fn legs_in(records: &[Value]) -> i64 {
+    records
+        .iter()
+        .map(|r| {
+            r["Agents"]["CallDetailAgent"]
+                .as_array()
+                .map_or(0, Vec::len) as i64
+        })
+        .sum()
+}
+
+fn recordings_in(records: &[Value]) -> i64 {
+    records
+        .iter()
+        .map(|r| r["Recordings"]["Recording"].as_array().map_or(0, Vec::len) as i64)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_multi_page_window_lands_exactly_and_a_second_pass_rewrites_nothing() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let data = records(250, t0);
+    mock.set_records(data.clone());
+    let src = source(&mock, "agent-1", &KEY, "");
+
+    let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect("pass");
+
+    assert_eq!(pass.windows.len(), 1);
+    assert_eq!(pass.windows[0].pages, 3, "250 records at 100 a page");
+    assert_eq!(pass.records(), 250);
+    assert_eq!(count(&db, "calls").await, 250);
+    assert_eq!(count(&db, "agent_legs").await, legs_in(&data));
+    assert_eq!(count(&db, "recordings").await, recordings_in(&data));
+    let raws: Vec<Value> = sqlx::query_scalar("SELECT raw FROM ccc.calls ORDER BY start_time DESC")
+        .fetch_all(&db.pool)
+        .await
+        .expect("raw");
+    assert_eq!(raws, data, "each call keeps the record exactly as served");
+    assert_eq!(watermark(&db, "agent-1").await, t0);
+
+    let before = row_versions(&db).await;
+    let again = scheduler::sync_source(
+        &db.pool,
+        &src,
+        t0 + TimeDelta::minutes(1),
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("second pass");
+    assert_eq!(again.written().rows(), 0);
+    assert_eq!(
+        row_versions(&db).await,
+        before,
+        "unchanged rows are not rewritten"
+    );
+    assert_eq!(watermark(&db, "agent-1").await, t0 + TimeDelta::minutes(1));
+    let journal: Vec<(String, i32)> =
+        sqlx::query_as("SELECT status, records FROM ccc.sync_runs ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .expect("runs");
+    // The second pass starts 2 h before the watermark: the 120 calls of the last two hours.
+    assert_eq!(
+        journal,
+        [("succeeded".to_owned(), 250), ("succeeded".to_owned(), 120)]
+    );
+}
+
+#[tokio::test]
+async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let start = (t0 - TimeDelta::minutes(30)).timestamp_millis();
+    let a = mock::record(
+        "A1",
+        start,
+        &["1001@ccctest", "1002@ccctest", "1003@ccctest"],
+        2,
+    );
+    let b = mock::record("B1", start + 1000, &["1001@ccctest"], 0);
+    let c = mock::record("C1", start + 2000, &["1002@ccctest"], 1);
+    mock.set_records(vec![a.clone(), b.clone(), c.clone()]);
+    let src = source(&mock, "agent-1", &KEY, "");
+    scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect("pass 1");
+    let c_before: Vec<(String, String)> = row_versions(&db)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.contains("C1"))
+        .collect();
+
+    let mut a2 = mock::record("A1", start, &["1001@ccctest", "1002@ccctest"], 0);
+    a2["Satisfaction"] = json!(3);
+    a2["SatisfactionDesc"] = json!("满意");
+    let mut b2 = b.clone();
+    b2["Agents"]["CallDetailAgent"][0]["TalkTime"] = json!("95");
+    mock.set_records(vec![a2, b2, c]);
+    let pass = scheduler::sync_source(
+        &db.pool,
+        &src,
+        t0 + TimeDelta::minutes(1),
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("pass 2");
+
+    assert_eq!(pass.written().calls, 2, "A and B changed, C did not");
+    let legs: Vec<(String, i16, Option<i32>)> =
+        sqlx::query_as("SELECT contact_id, leg_no, talk_time FROM ccc.agent_legs ORDER BY 1, 2")
+            .fetch_all(&db.pool)
+            .await
+            .expect("legs");
+    assert_eq!(
+        legs,
+        [
+            ("A1".to_owned(), 1, Some(60)),
+            ("A1".to_owned(), 2, Some(61)),
+            ("B1".to_owned(), 1, Some(95)),
+            ("C1".to_owned(), 1, Some(60)),
+        ]
+    );
+    let recordings: Vec<String> =
+        sqlx::query_scalar("SELECT contact_id FROM ccc.recordings ORDER BY 1")
+            .fetch_all(&db.pool)
+            .await
+            .expect("r");
+    assert_eq!(recordings, ["C1"], "A lost both recordings");
+    let (satisfaction, desc): (Option<i32>, Option<String>) = sqlx::query_as(
+        "SELECT satisfaction, satisfaction_desc FROM ccc.calls WHERE contact_id = 'A1'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("A1");
+    assert_eq!((satisfaction, desc.as_deref()), (Some(3), Some("满意")));
+    let c_after: Vec<(String, String)> = row_versions(&db)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.contains("C1"))
+        .collect();
+    assert_eq!(
+        c_after, c_before,
+        "the unchanged call and its rows were not rewritten"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_completes() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    mock.set_records(records(450, t0));
+    mock.fail(Fault {
+        page: 3,
+        times: u32::MAX,
+        status: 400,
+        body: mock::error_body("InvalidParameter", "The specified parameter is invalid."),
+    });
+    let src = source(&mock, "agent-1", &KEY, "");
+
+    let err = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect_err("fails");
+
+    assert!(matches!(err, SyncError::Fetch { .. }), "{err}");
+    assert_eq!(err.code(), "InvalidParameter");
+    assert_eq!(
+        count(&db, "calls").await,
+        0,
+        "pages 1 and 2 rolled back with the window"
+    );
+    assert_eq!(
+        watermark(&db, "agent-1").await,
+        t0 - TimeDelta::hours(6),
+        "the watermark did not move"
+    );
+    let failed: (String, Option<String>, Option<String>, i32) =
+        sqlx::query_as("SELECT status, error_code, request_id, pages FROM ccc.sync_runs")
+            .fetch_one(&db.pool)
+            .await
+            .expect("run");
+    assert_eq!(
+        failed,
+        (
+            "failed".into(),
+            Some("InvalidParameter".into()),
+            Some("MOCK-REQ-1".into()),
+            2
+        )
+    );
+
+    mock.clear_faults();
+    let t1 = t0 + TimeDelta::minutes(1);
+    scheduler::sync_source(&db.pool, &src, t1, &CancellationToken::new())
+        .await
+        .expect("second pass");
+    assert_eq!(count(&db, "calls").await, 450);
+    assert_eq!(watermark(&db, "agent-1").await, t1);
+}
+
+#[tokio::test]
+async fn retryable_faults_are_retried_and_the_window_still_lands_exactly() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let data = records(300, t0);
+    mock.set_records(data.clone());
+    mock.fail(Fault {
+        page: 1,
+        times: 1,
+        status: 400,
+        body: mock::error_body(
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        ),
+    });
+    mock.fail(Fault {
+        page: 2,
+        times: 2,
+        status: 503,
+        body: mock::error_body("ServiceUnavailable", "temporary failure"),
+    });
+    mock.fail(Fault {
+        page: 3,
+        times: 1,
+        status: 200,
+        body: r#"{"RequestId":"T","Success":true,"CallDetailRecords":{"List":{"CallDet"#.into(),
+    });
+    let src = source(&mock, "agent-1", &KEY, "");
+
+    let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect("pass");
+
+    assert_eq!(pass.records(), 300);
+    assert_eq!(
+        mock.requests(),
+        4 + 4,
+        "four pages (the last one empty) and four retried faults"
+    );
+    assert_eq!(count(&db, "calls").await, 300);
+    assert_eq!(count(&db, "agent_legs").await, legs_in(&data));
+}
+
+#[tokio::test]
+async fn records_two_sources_both_see_land_once() {
+    let db = TestDb::new().await;
+    let k1 = Key {
+        id: "LTAI-1001",
+        secret: "one",
+        agent: Some("1001@ccctest"),
+    };
+    let k2 = Key {
+        id: "LTAI-1002",
+        secret: "two",
+        agent: Some("1002@ccctest"),
+    };
+    let mock = MockCcc::start(vec![Key { ..k1 }, Key { ..k2 }]).await;
+    let t0 = now();
+    let start = (t0 - TimeDelta::hours(1)).timestamp_millis();
+    let mut data = Vec::new();
+    for i in 0..10 {
+        data.push(mock::record(
+            &format!("X{i}"),
+            start + i * 1000,
+            &["1001@ccctest"],
+            1,
+        ));
+        data.push(mock::record(
+            &format!("Y{i}"),
+            start + i * 1000 + 1,
+            &["1002@ccctest"],
+            0,
+        ));
+    }
+    for i in 0..5 {
+        data.push(mock::record(
+            &format!("Z{i}"),
+            start + i * 1000 + 2,
+            &["1001@ccctest", "1002@ccctest"],
+            1,
+        ));
+    }
+    mock.set_records(data);
+    let sources = [
+        source(&mock, "agent-1001", &k1, ""),
+        source(&mock, "agent-1002", &k2, ""),
+    ];
+
+    let results = scheduler::sync_once(&db.pool, &sources, t0, &CancellationToken::new()).await;
+
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.as_ref().expect("pass").records())
+            .collect::<Vec<_>>(),
+        [15, 15]
+    );
+    assert_eq!(count(&db, "calls").await, 25);
+    assert_eq!(count(&db, "agent_legs").await, 30);
+    assert_eq!(count(&db, "recordings").await, 15);
+}
+
+#[tokio::test]
+async fn records_without_identity_are_quarantined_once_and_the_window_commits() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let mut data = records(5, t0);
+    let mut nameless = mock::record("", t0.timestamp_millis() - 5000, &[], 0);
+    nameless
+        .as_object_mut()
+        .expect("object")
+        .remove("ContactId");
+    data.push(nameless);
+    data.push(json!({"ContactId": "BAD-TIME", "StartTime": "yesterday"}));
+    mock.set_records(data);
+    let src = source(&mock, "agent-1", &KEY, "");
+
+    let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect("pass");
+    scheduler::sync_source(
+        &db.pool,
+        &src,
+        t0 + TimeDelta::minutes(1),
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("pass 2");
+
+    assert_eq!(pass.written().quarantined, 2);
+    assert_eq!(count(&db, "calls").await, 5);
+    let kept: Vec<(String, String)> =
+        sqlx::query_as("SELECT reason, request_id FROM ccc.quarantined_records ORDER BY reason")
+            .fetch_all(&db.pool)
+            .await
+            .expect("quarantine");
+    assert_eq!(kept.len(), 2, "seen twice, kept once: {kept:?}");
+    assert_eq!(kept[0].0, "record has no ContactId");
+    assert!(!kept[0].1.is_empty(), "the RequestId is kept");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_at_once_with_the_services_code() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    mock.set_records(records(3, now()));
+    let wrong = Key {
+        id: KEY.id,
+        secret: "not-the-secret",
+        agent: None,
+    };
+    let src = source(&mock, "agent-1", &wrong, "");
+
+    let err = scheduler::sync_source(&db.pool, &src, now(), &CancellationToken::new())
+        .await
+        .expect_err("fatal");
+
+    assert_eq!(err.code(), "SignatureDoesNotMatch");
+    assert_eq!(mock.requests(), 1, "a fatal error is not retried");
+    assert_eq!(count(&db, "calls").await, 0);
+}
+
+#[tokio::test]
+async fn backfill_never_moves_the_watermark_backwards_nor_across_a_gap() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let mut data = records(10, t0);
+    data.push(mock::record(
+        "OLD-1",
+        (t0 - TimeDelta::days(2) + TimeDelta::hours(1)).timestamp_millis(),
+        &["1001@ccctest"],
+        0,
+    ));
+    mock.set_records(data);
+    let src = source(&mock, "agent-1", &KEY, "");
+    let cancel = CancellationToken::new();
+    scheduler::sync_source(&db.pool, &src, t0, &cancel)
+        .await
+        .expect("pass");
+
+    let old = scheduler::backfill(
+        &db.pool,
+        &src,
+        t0 - TimeDelta::days(3),
+        t0 - TimeDelta::days(1),
+        t0,
+        &cancel,
+    )
+    .await
+    .expect("backfill");
+
+    assert_eq!(old.records(), 1);
+    assert_eq!(count(&db, "calls").await, 11);
+    assert_eq!(watermark(&db, "agent-1").await, t0, "not moved backwards");
+
+    let fresh = source(&mock, "agent-2", &KEY, "");
+    scheduler::backfill(&db.pool, &fresh, t0 - TimeDelta::hours(2), t0, t0, &cancel)
+        .await
+        .expect("backfill");
+    assert_eq!(
+        watermark(&db, "agent-2").await,
+        t0 - TimeDelta::hours(6),
+        "a later span does not jump the gap"
+    );
+    scheduler::backfill(
+        &db.pool,
+        &fresh,
+        t0 - TimeDelta::hours(7),
+        t0 - TimeDelta::hours(3),
+        t0,
+        &cancel,
+    )
+    .await
+    .expect("backfill");
+    assert_eq!(
+        watermark(&db, "agent-2").await,
+        t0 - TimeDelta::hours(3),
+        "a contiguous span moves it"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_pass_commits_nothing() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    mock.set_records(records(50, now()));
+    let src = source(&mock, "agent-1", &KEY, "");
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+
+    let err = scheduler::sync_source(&db.pool, &src, now(), &cancel)
+        .await
+        .expect_err("interrupted");
+
+    assert!(matches!(err, SyncError::Interrupted));
+    assert_eq!(count(&db, "calls").await, 0);
+    assert_eq!(count(&db, "sync_runs").await, 0);
+}
+
+#[tokio::test]
+async fn a_long_first_span_is_split_into_chunks_oldest_first() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    mock.set_records(records(100, t0));
+    let src = source(&mock, "agent-1", &KEY, "chunk = \"1h\"").settings;
+    let src = Source::new(src).expect("source");
+
+    let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect("pass");
+
+    assert_eq!(
+        pass.windows.len(),
+        8,
+        "6 h since start_from plus 2 h lookback, in 1 h chunks"
+    );
+    assert!(
+        pass.windows
+            .windows(2)
+            .all(|w| w[0].window.end == w[1].window.start)
+    );
+    assert_eq!(count(&db, "calls").await, 100);
+    assert_eq!(count(&db, "sync_runs").await, 8);
+}
