@@ -1,6 +1,7 @@
 //! The commands behind the CLI, as library functions returning what they did.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ccc::PageRequest;
 use crate::config::Settings;
+use crate::health::Health;
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
+use crate::server::{self, ServerState};
 use crate::window::Window;
 use crate::{db, retry::RetryPolicy};
 
@@ -104,10 +107,29 @@ impl App {
         }
     }
 
-    /// `ccc-sync run`: passes every `interval` until shutdown.
+    /// `ccc-sync run`: passes every `interval` until shutdown, with the health server if configured.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), AppError> {
+        crate::events::recorder();
+        let health = Arc::new(Health::default());
+        let server = match self.settings.server_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    AppError::Usage(format!("server.listen = {addr}: cannot listen ({e})"))
+                })?;
+                tracing::info!(listen = %addr, "Serving /livez, /readyz and /metrics");
+                let state = ServerState {
+                    pool: self.pool.clone(),
+                    health: health.clone(),
+                };
+                Some(tokio::spawn(server::serve(listener, state, cancel.clone())))
+            }
+            None => None,
+        };
         self.migrate_patiently(&cancel).await?;
-        scheduler::run(self.pool, self.sources, cancel).await;
+        scheduler::run(self.pool, self.sources, health, cancel).await;
+        if let Some(server) = server {
+            let _ = server.await;
+        }
         Ok(())
     }
 

@@ -21,6 +21,8 @@ pub const ENV_PREFIX: &str = "CCC_SYNC__";
 pub struct Settings {
     pub database: DatabaseSettings,
     pub sources: Vec<SourceSettings>,
+    /// Where `/livez`, `/readyz` and `/metrics` are served; off when absent.
+    pub server_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone)]
@@ -130,6 +132,14 @@ struct RawSettings {
     database: RawDatabase,
     #[serde(default)]
     sources: Vec<RawSource>,
+    #[serde(default)]
+    server: RawServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,8 +311,24 @@ fn validate(
         }
         sources.push(source);
     }
+    let server_listen = raw.server.listen.and_then(|text| match text.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            p.add(
+                "server.listen",
+                format!("{text:?}"),
+                "is not an address and port",
+                "write it like \"0.0.0.0:9187\" or \"127.0.0.1:9187\"",
+            );
+            None
+        }
+    });
     match (p.0.is_empty(), database) {
-        (true, Some(database)) => Ok(Settings { database, sources }),
+        (true, Some(database)) => Ok(Settings {
+            database,
+            sources,
+            server_listen,
+        }),
         _ => Err(p.0),
     }
 }
@@ -651,6 +677,25 @@ interval = "1m"
         assert_eq!(src.client.read_timeout, Duration::from_secs(10));
         assert_eq!(src.credentials.access_key_id(), "LTAI-id");
         assert_eq!(s.database.max_connections, 4);
+        assert_eq!(s.server_listen, None);
+    }
+
+    #[test]
+    fn the_health_server_address_is_checked() {
+        let s = load_text(
+            &format!("{MINIMAL}\n[server]\nlisten = \"127.0.0.1:9187\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(
+            s.server_listen,
+            Some("127.0.0.1:9187".parse().expect("addr"))
+        );
+        let found = problems(
+            &format!("{MINIMAL}\n[server]\nlisten = \"9187\"\n"),
+            &keys(),
+        );
+        assert_eq!(found[0].key, "server.listen");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
@@ -106,9 +106,14 @@ impl Fetcher {
         };
         let attempt = || async {
             self.limiter.until_ready().await;
-            self.client.list_recent_call_records(&request).await
+            let started = Instant::now();
+            let result = self.client.list_recent_call_records(&request).await;
+            let code = result.as_ref().map_or_else(CccError::code, |_| "OK");
+            crate::events::api_request(&self.source, code, started.elapsed());
+            result
         };
         let on_retry = |e: &CccError, wait: Duration, attempt: u32| {
+            crate::events::api_retry(&self.source, e.code(), e.is_throttling());
             tracing::warn!(
                 source = %self.source, window = %window, page = page_number, attempt,
                 code = e.code(), request_id = e.request_id(), wait_ms = wait.as_millis() as u64,

@@ -5,6 +5,7 @@
 //! pass (the windows from `watermark − lookback` to now, plus a reconciliation span when due); [`run`] repeats
 //! passes until shutdown, which is honoured only between pages and windows (an interrupted window rolls back).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::ccc::{CccClient, CccError};
 use crate::config::SourceSettings;
 use crate::fetcher::{FetchError, Fetcher};
+use crate::health::Health;
+use crate::lock::SourceLock;
 use crate::retry::RetryPolicy;
 use crate::window::{self, Window};
 use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
@@ -139,6 +142,11 @@ pub async fn sync_window(
     };
     let started = Instant::now();
     let result = write_window(pool, source, &mut report, cancel).await;
+    match &result {
+        Ok(()) => crate::events::window_committed(&report),
+        Err(SyncError::Interrupted) => {}
+        Err(_) => crate::events::window_failed(source.name(), kind),
+    }
     match &result {
         Ok(()) => tracing::info!(
             source = source.name(), window = %window, kind = kind.as_str(), pages = report.pages,
@@ -356,12 +364,25 @@ pub async fn sync_once(
     futures::future::join_all(sources.iter().map(|s| sync_source(pool, s, now, cancel))).await
 }
 
-/// Runs passes for every source until `cancel`; a failing source backs off (up to its interval) and keeps
-/// trying, so a database or API outage never ends the daemon.
-pub async fn run(pool: PgPool, sources: Vec<Source>, cancel: CancellationToken) {
+/// Runs passes for every source until `cancel`. Each source is synced by the one replica holding its
+/// advisory lock; the others stand by and try again every interval. A failing source backs off (up to its
+/// interval) and keeps trying, so a database or API outage never ends the daemon.
+pub async fn run(
+    pool: PgPool,
+    sources: Vec<Source>,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+) {
     let tasks: Vec<_> = sources
         .into_iter()
-        .map(|source| tokio::spawn(run_source(pool.clone(), source, cancel.clone())))
+        .map(|source| {
+            tokio::spawn(run_source(
+                pool.clone(),
+                source,
+                health.clone(),
+                cancel.clone(),
+            ))
+        })
         .collect();
     for task in tasks {
         if let Err(e) = task.await {
@@ -370,41 +391,112 @@ pub async fn run(pool: PgPool, sources: Vec<Source>, cancel: CancellationToken) 
     }
 }
 
-async fn run_source(pool: PgPool, source: Source, cancel: CancellationToken) {
+async fn run_source(pool: PgPool, source: Source, health: Arc<Health>, cancel: CancellationToken) {
     let interval = source.settings.interval;
+    let _alive = health.register(source.name(), interval, Utc::now());
     let mut failures = RetryPolicy {
         initial: Duration::from_secs(1),
         max_interval: interval,
         ..RetryPolicy::requests(Duration::MAX)
     }
     .intervals();
+    let mut lock: Option<SourceLock> = None;
     while !cancel.is_cancelled() {
-        let started = Instant::now();
-        let wait = match sync_source(&pool, &source, Utc::now(), &cancel).await {
-            Ok(pass) => {
-                failures.reset();
-                let written = pass.written();
-                tracing::info!(
-                    source = source.name(), windows = pass.windows.len(), records = pass.records(),
-                    rows_written = written.rows(), watermark = %pass.watermark,
-                    elapsed_ms = started.elapsed().as_millis() as u64, "Pass completed"
-                );
-                interval
-            }
-            Err(SyncError::Interrupted) => break,
+        let wait = match ensure_lock(&pool, &source, &health, &mut lock).await {
+            Ok(true) => pass(&pool, &source, &health, &cancel, &mut failures).await,
+            Ok(false) => Some(interval),
             Err(e) => {
+                health.pass_failed(source.name());
+                crate::events::database_up(false);
                 let wait = failures.next_wait().min(interval);
                 tracing::error!(
-                    source = source.name(), code = e.code(), retry_in_ms = wait.as_millis() as u64,
-                    error = %e, "Pass failed; will try again"
+                    source = source.name(), code = "DatabaseError", retry_in_ms = wait.as_millis() as u64,
+                    error = %e, "Cannot reach the database for the source lock; will try again"
                 );
-                wait
+                Some(wait)
             }
         };
+        let Some(wait) = wait else { break };
         tokio::select! {
             () = cancel.cancelled() => break,
             () = tokio::time::sleep(wait) => {}
         }
     }
+    health.set_owned(source.name(), false, Utc::now());
     tracing::info!(source = source.name(), "Source loop stopped");
+}
+
+/// Keeps or takes the source's lock; `Ok(false)` when another replica holds it.
+async fn ensure_lock(
+    pool: &PgPool,
+    source: &Source,
+    health: &Health,
+    lock: &mut Option<SourceLock>,
+) -> Result<bool, sqlx::Error> {
+    if let Some(held) = lock {
+        if held.still_held().await {
+            return Ok(true);
+        }
+        tracing::warn!(
+            source = source.name(),
+            "Lost the source lock with its database session"
+        );
+        *lock = None;
+        health.set_owned(source.name(), false, Utc::now());
+    }
+    match SourceLock::try_acquire(&pool.connect_options(), source.name()).await? {
+        Some(taken) => {
+            tracing::info!(source = source.name(), "This replica now syncs the source");
+            *lock = Some(taken);
+            health.set_owned(source.name(), true, Utc::now());
+            Ok(true)
+        }
+        None => {
+            tracing::debug!(
+                source = source.name(),
+                "Another replica syncs the source; standing by"
+            );
+            health.set_owned(source.name(), false, Utc::now());
+            Ok(false)
+        }
+    }
+}
+
+/// One pass inside the loop; `None` when shutdown interrupted it, else how long to wait before the next.
+async fn pass(
+    pool: &PgPool,
+    source: &Source,
+    health: &Health,
+    cancel: &CancellationToken,
+    failures: &mut crate::retry::Intervals,
+) -> Option<Duration> {
+    let interval = source.settings.interval;
+    let started = Instant::now();
+    match sync_source(pool, source, Utc::now(), cancel).await {
+        Ok(pass) => {
+            failures.reset();
+            crate::events::database_up(true);
+            health.pass_succeeded(source.name(), pass.watermark, Utc::now());
+            let written = pass.written();
+            tracing::info!(
+                source = source.name(), windows = pass.windows.len(), records = pass.records(),
+                rows_written = written.rows(), watermark = %pass.watermark,
+                elapsed_ms = started.elapsed().as_millis() as u64, "Pass completed"
+            );
+            Some(interval)
+        }
+        Err(SyncError::Interrupted) => None,
+        Err(e) => {
+            health.pass_failed(source.name());
+            if matches!(e, SyncError::Database { .. }) {
+                crate::events::database_up(false);
+            }
+            let wait = failures.next_wait().min(interval);
+            tracing::error!(
+                source = source.name(), code = e.code(), retry_in_ms = wait.as_millis() as u64,
+                error = %e, "Pass failed; will try again"
+            );
+            Some(wait)
+        }
+    }
 }

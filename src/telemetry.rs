@@ -4,6 +4,9 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+/// `info`, without PostgreSQL's chatter (`schema "ccc" already exists, skipping`).
+const DEFAULT_FILTER: &str = "info,sqlx::postgres::notice=warn";
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -13,13 +16,14 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Installs the global subscriber. The level comes from `level` (`--log-level`), else `RUST_LOG`, else `info`.
+/// Installs the global subscriber. The filter comes from `level` (`--log-level`), else `RUST_LOG`, else
+/// [`DEFAULT_FILTER`].
 pub fn init(format: LogFormat, level: Option<&str>) {
     let filter = level
         .map(str::to_owned)
         .or_else(|| std::env::var(EnvFilter::DEFAULT_ENV).ok())
         .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
         LogFormat::Auto => !std::io::stdout().is_terminal(),
         LogFormat::Json => true,

@@ -21,7 +21,7 @@ pub enum CccError {
         our_string_to_sign: Option<String>,
     },
     /// The request never got a complete answer: connect, timeout, reset.
-    #[error("request to CCC failed: {0}")]
+    #[error("request to CCC failed: {}", chain(.0))]
     Transport(#[source] reqwest::Error),
     /// An answer arrived but is not a readable page: truncated, not JSON, an unexpected shape.
     #[error("CCC answered HTTP {http_status} with a body that cannot be read (RequestId {}): {detail}", request_id.as_deref().unwrap_or("unknown"))]
@@ -34,6 +34,18 @@ pub enum CccError {
     /// No usable credentials: a missing or unreadable secret file, an unreachable token service.
     #[error("credentials unavailable: {0}")]
     Credentials(String),
+}
+
+/// An error and its causes on one line: reqwest's own message ("error sending request") hides the cause.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl CccError {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod mock;
+mod replicas;
 mod schema;
 mod support;
 mod sync;

@@ -1,0 +1,107 @@
+//! Operational metrics, one function per event, all prefixed `ccc_sync_`; rendered by the health server.
+//!
+//! The log line of each event is written where it happens (fields first); the metric is bumped here, so the
+//! names and labels live in one file and match `docs/operations.md`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::writer::{RunKind, RunReport};
+
+/// Installs the Prometheus recorder once per process and returns the handle that renders it.
+pub fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("ccc_sync_api_request_duration_seconds".into()),
+                &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            )
+            .expect("bucket list is not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests); ours still renders what it records then.
+        let _ = metrics::set_global_recorder(recorder);
+        gauge!("ccc_sync_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+/// One CCC request finished (success or failure).
+pub fn api_request(source: &str, code: &str, elapsed: Duration) {
+    counter!("ccc_sync_api_requests_total", "source" => source.to_owned(), "code" => code.to_owned()).increment(1);
+    histogram!("ccc_sync_api_request_duration_seconds", "source" => source.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// A failed request will be tried again.
+pub fn api_retry(source: &str, code: &str, throttled: bool) {
+    counter!("ccc_sync_api_retries_total", "source" => source.to_owned(), "code" => code.to_owned()).increment(1);
+    if throttled {
+        counter!("ccc_sync_api_throttled_total", "source" => source.to_owned()).increment(1);
+    }
+}
+
+/// A window was committed.
+pub fn window_committed(report: &RunReport) {
+    let source = report.source.clone();
+    counter!("ccc_sync_records_fetched_total", "source" => source.clone())
+        .increment(report.records);
+    for (table, rows) in [
+        ("calls", report.written.calls),
+        ("agent_legs", report.written.legs),
+        ("recordings", report.written.recordings),
+        ("quarantined_records", report.written.quarantined),
+    ] {
+        counter!("ccc_sync_rows_written_total", "source" => source.clone(), "table" => table)
+            .increment(rows);
+    }
+    run(&source, report.kind, "succeeded");
+}
+
+/// A window failed and rolled back.
+pub fn window_failed(source: &str, kind: RunKind) {
+    run(source, kind, "failed");
+}
+
+fn run(source: &str, kind: RunKind, status: &'static str) {
+    counter!("ccc_sync_runs_total", "source" => source.to_owned(), "kind" => kind.as_str(), "status" => status)
+        .increment(1);
+}
+
+/// A pass ended with the watermark at `watermark`.
+pub fn pass_succeeded(source: &str, watermark: DateTime<Utc>, at: DateTime<Utc>) {
+    gauge!("ccc_sync_watermark_timestamp_seconds", "source" => source.to_owned())
+        .set(epoch_seconds(watermark));
+    gauge!("ccc_sync_last_success_timestamp_seconds", "source" => source.to_owned())
+        .set(epoch_seconds(at));
+    lag(source, watermark, at);
+}
+
+/// How far the watermark trails the clock; refreshed at every scrape.
+pub fn lag(source: &str, watermark: DateTime<Utc>, now: DateTime<Utc>) {
+    let seconds = (now - watermark).num_milliseconds().max(0) as f64 / 1000.0;
+    gauge!("ccc_sync_lag_seconds", "source" => source.to_owned()).set(seconds);
+}
+
+/// Whether this replica holds the source's lock and syncs it.
+pub fn source_owned(source: &str, owned: bool) {
+    gauge!("ccc_sync_source_owned", "source" => source.to_owned()).set(if owned {
+        1.0
+    } else {
+        0.0
+    });
+}
+
+/// Whether the last database check succeeded.
+pub fn database_up(up: bool) {
+    gauge!("ccc_sync_database_up").set(if up { 1.0 } else { 0.0 });
+}
+
+fn epoch_seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}

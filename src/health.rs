@@ -1,0 +1,178 @@
+//! What `/livez` and `/readyz` answer, kept up to date by the source loops.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// How many intervals an owned source may go without a successful pass, once failing, before the replica
+/// reports itself not ready.
+pub const FAILING_INTERVALS: i32 = 3;
+
+#[derive(Debug, Clone)]
+struct SourceHealth {
+    interval: Duration,
+    owned: bool,
+    since: DateTime<Utc>,
+    last_success: Option<DateTime<Utc>>,
+    failing: bool,
+    watermark: Option<DateTime<Utc>>,
+}
+
+/// Shared by the source loops (writers) and the health server (reader).
+#[derive(Debug, Default)]
+pub struct Health {
+    sources: Mutex<BTreeMap<String, SourceHealth>>,
+    loops_running: AtomicUsize,
+    expected_loops: AtomicUsize,
+}
+
+/// Held by a running source loop; dropping it (the loop ended or panicked) makes the process not live.
+pub struct LoopGuard<'a>(&'a Health);
+
+impl Drop for LoopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.loops_running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Health {
+    fn update(&self, source: &str, f: impl FnOnce(&mut SourceHealth)) {
+        if let Ok(mut sources) = self.sources.lock()
+            && let Some(s) = sources.get_mut(source)
+        {
+            f(s);
+        }
+    }
+
+    /// Called when a source loop starts.
+    pub fn register(&self, source: &str, interval: Duration, now: DateTime<Utc>) -> LoopGuard<'_> {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.insert(
+                source.to_owned(),
+                SourceHealth {
+                    interval,
+                    owned: false,
+                    since: now,
+                    last_success: None,
+                    failing: false,
+                    watermark: None,
+                },
+            );
+        }
+        self.expected_loops.fetch_add(1, Ordering::SeqCst);
+        self.loops_running.fetch_add(1, Ordering::SeqCst);
+        LoopGuard(self)
+    }
+
+    pub fn set_owned(&self, source: &str, owned: bool, now: DateTime<Utc>) {
+        self.update(source, |s| {
+            if s.owned != owned {
+                s.since = now;
+                s.failing = false;
+            }
+            s.owned = owned;
+        });
+        crate::events::source_owned(source, owned);
+    }
+
+    pub fn pass_succeeded(&self, source: &str, watermark: DateTime<Utc>, now: DateTime<Utc>) {
+        self.update(source, |s| {
+            s.last_success = Some(now);
+            s.failing = false;
+            s.watermark = Some(watermark);
+        });
+        crate::events::pass_succeeded(source, watermark, now);
+    }
+
+    pub fn pass_failed(&self, source: &str) {
+        self.update(source, |s| s.failing = true);
+    }
+
+    /// Every source loop that was started is still running.
+    pub fn live(&self) -> Result<(), String> {
+        let (running, expected) = (
+            self.loops_running.load(Ordering::SeqCst),
+            self.expected_loops.load(Ordering::SeqCst),
+        );
+        if running == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of {expected} source loops have stopped",
+                expected - running
+            ))
+        }
+    }
+
+    /// Every owned source has synced within a few intervals, or is still in a pass that has not failed.
+    pub fn sources_ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
+        let sources = self
+            .sources
+            .lock()
+            .map_err(|_| vec!["health state poisoned".to_owned()])?;
+        let stale: Vec<String> = sources
+            .iter()
+            .filter(|(_, s)| s.owned && s.failing)
+            .filter(|(_, s)| {
+                let allowed =
+                    TimeDelta::from_std(s.interval).unwrap_or(TimeDelta::MAX) * FAILING_INTERVALS;
+                now - s.last_success.unwrap_or(s.since).max(s.since) > allowed
+            })
+            .map(|(name, _)| {
+                format!("source {name} has not synced for over {FAILING_INTERVALS} intervals")
+            })
+            .collect();
+        if stale.is_empty() { Ok(()) } else { Err(stale) }
+    }
+
+    /// Refreshes the lag gauges to the moment of a scrape.
+    pub fn refresh_lag(&self, now: DateTime<Utc>) {
+        if let Ok(sources) = self.sources.lock() {
+            for (name, s) in sources.iter() {
+                if let Some(w) = s.watermark {
+                    crate::events::lag(name, w, now);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::minutes(minutes)
+    }
+
+    #[test]
+    fn an_owned_source_failing_for_three_intervals_is_not_ready_and_a_standby_is() {
+        let h = Health::default();
+        let _a = h.register("a", Duration::from_secs(60), t(0));
+        let _b = h.register("b", Duration::from_secs(60), t(0));
+        h.set_owned("a", true, t(0));
+        h.pass_succeeded("a", t(0), t(1));
+        h.pass_failed("a");
+        h.pass_failed("b");
+        assert!(
+            h.sources_ready(t(3)).is_ok(),
+            "2 minutes of failure are tolerated"
+        );
+        let err = h.sources_ready(t(5)).expect_err("stale");
+        assert_eq!(err.len(), 1, "b is a standby and stays ready: {err:?}");
+        h.pass_succeeded("a", t(5), t(5));
+        assert!(h.sources_ready(t(5)).is_ok());
+    }
+
+    #[test]
+    fn a_stopped_loop_makes_the_process_not_live() {
+        let h = Health::default();
+        let guard = h.register("a", Duration::from_secs(60), t(0));
+        assert!(h.live().is_ok());
+        drop(guard);
+        assert!(h.live().is_err());
+    }
+}
