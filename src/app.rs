@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ccc::PageRequest;
 use crate::config::Settings;
 use crate::health::Health;
+use crate::lock::SourceLock;
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
 use crate::window::Window;
@@ -35,6 +36,14 @@ impl From<SyncError> for AppError {
     fn from(e: SyncError) -> Self {
         AppError::Sync(Box::new(e))
     }
+}
+
+/// What `once` did for one source.
+#[derive(Debug)]
+pub enum OnceOutcome {
+    Synced(String, PassOutcome),
+    /// A running daemon holds the source; it is synced there.
+    HeldElsewhere(String),
 }
 
 /// The pool and sources a command works with.
@@ -133,25 +142,41 @@ impl App {
         Ok(())
     }
 
-    /// `ccc-sync once`: one pass over every source.
-    pub async fn once(
-        &self,
-        cancel: &CancellationToken,
-    ) -> Result<Vec<(String, PassOutcome)>, AppError> {
+    /// `ccc-sync once`: one pass over every source not held by a running replica.
+    pub async fn once(&self, cancel: &CancellationToken) -> Result<Vec<OnceOutcome>, AppError> {
         self.migrate().await?;
-        let results = scheduler::sync_once(&self.pool, &self.sources, Utc::now(), cancel).await;
-        let total = results.len();
-        let mut done = Vec::new();
-        for (source, result) in self.sources.iter().zip(results) {
-            match result {
-                Ok(pass) => done.push((source.name().to_owned(), pass)),
-                Err(SyncError::Interrupted) => return Err(SyncError::Interrupted.into()),
-                Err(e) => tracing::error!(source = source.name(), error = %e, "Pass failed"),
+        let mut locks = Vec::new();
+        let mut owned = Vec::new();
+        let mut outcomes = Vec::new();
+        for source in &self.sources {
+            match SourceLock::try_acquire(&self.pool.connect_options(), source.name()).await {
+                Ok(Some(lock)) => {
+                    locks.push(lock);
+                    owned.push(source.clone());
+                }
+                Ok(None) => outcomes.push(OnceOutcome::HeldElsewhere(source.name().to_owned())),
+                Err(e) => return Err(self.db_error(e)),
             }
         }
-        match total - done.len() {
-            0 => Ok(done),
-            failed => Err(AppError::SourcesFailed { failed, total }),
+        let results = scheduler::sync_once(&self.pool, &owned, Utc::now(), cancel).await;
+        let mut failed = 0;
+        for (source, result) in owned.iter().zip(results) {
+            match result {
+                Ok(pass) => outcomes.push(OnceOutcome::Synced(source.name().to_owned(), pass)),
+                Err(SyncError::Interrupted) => return Err(SyncError::Interrupted.into()),
+                Err(e) => {
+                    failed += 1;
+                    tracing::error!(source = source.name(), code = e.code(), error = %e, "Pass failed");
+                }
+            }
+        }
+        drop(locks);
+        match failed {
+            0 => Ok(outcomes),
+            failed => Err(AppError::SourcesFailed {
+                failed,
+                total: self.sources.len(),
+            }),
         }
     }
 

@@ -113,7 +113,14 @@ async fn execute(
     match command {
         Command::Run => app.run(cancel).await,
         Command::Once => {
-            for (source, pass) in app.once(&cancel).await? {
+            for outcome in app.once(&cancel).await? {
+                let (source, pass) = match outcome {
+                    app::OnceOutcome::Synced(source, pass) => (source, pass),
+                    app::OnceOutcome::HeldElsewhere(source) => {
+                        println!("{source}: skipped, a running replica holds it");
+                        continue;
+                    }
+                };
                 let written = pass.written();
                 println!(
                     "{source}: {} window(s), {} record(s), {} call(s) {} leg(s) {} recording(s) written, watermark {}",

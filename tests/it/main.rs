@@ -2,6 +2,8 @@
 
 mod cli;
 mod mock;
+mod outage;
+mod proxy;
 mod replicas;
 mod schema;
 mod support;

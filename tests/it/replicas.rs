@@ -15,9 +15,9 @@ const KEY: Key = Key {
 };
 
 /// A running daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    port: u16,
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
 }
 
 impl Drop for Daemon {
@@ -27,7 +27,7 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -72,7 +72,7 @@ interval = "1s"
     Daemon { child, port }
 }
 
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
         .await
         .ok()?;
@@ -89,7 +89,7 @@ async fn owns(d: &Daemon) -> Option<bool> {
 }
 
 /// Polls `check` until it holds or `limit` passes.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
