@@ -1,8 +1,7 @@
 -- The warehouse: calls, their agent legs and recordings, and the sync bookkeeping.
 -- Column names are the API field names in snake_case; epoch-ms fields are timestamptz; durations stay
 -- integer seconds; each call keeps the record exactly as the service sent it in `raw`.
-
-CREATE SCHEMA IF NOT EXISTS ccc;
+-- Schema ccc itself is created by ccc-sync before the first migration (or by deploy/sql/roles.sql).
 
 CREATE TABLE ccc.calls (
     instance_id         text        NOT NULL,

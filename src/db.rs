@@ -12,14 +12,24 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 /// The migrations in `migrations/`, compiled into the binary, with their history kept in `ccc`.
 pub fn migrator() -> Migrator {
     let mut m = sqlx::migrate!("./migrations");
-    m.create_schema("ccc");
     m.dangerous_set_table_name("ccc._sqlx_migrations");
     m
 }
 
 /// Applies every migration not yet applied; safe to run from several replicas at once (it locks).
+///
+/// Schema `ccc` is created only when missing: `CREATE SCHEMA IF NOT EXISTS` needs the CREATE right on the
+/// database even when the schema exists, a right the least-privilege role (deploy/sql/roles.sql) lacks.
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
-    migrator().run(pool).await
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'ccc')")
+            .fetch_one(pool)
+            .await?;
+    let mut m = migrator();
+    if !exists {
+        m.create_schema("ccc");
+    }
+    m.run(pool).await
 }
 
 /// Whether every embedded migration has been applied, for readiness and `status`.

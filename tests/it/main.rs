@@ -7,5 +7,6 @@ mod outage;
 mod proxy;
 mod replicas;
 mod schema;
+mod security;
 mod support;
 mod sync;

@@ -1,0 +1,268 @@
+//! Secrets never leak, least-privilege roles suffice, and TLS to PostgreSQL is verified.
+
+use std::process::Output;
+
+use chrono::{TimeDelta, Utc};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio_util::sync::CancellationToken;
+
+use crate::mock::{self, Fault, Key, MockCcc};
+use crate::support::TestDb;
+
+const SECRET: &str = "Zx81-UNMISTAKABLE-s3cret";
+const DB_PASSWORD: &str = "Pw-UNMISTAKABLE-9931";
+
+async fn run(config: &std::path::Path, command: &str) -> Output {
+    let config = config.to_owned();
+    let command = command.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
+            .args([
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--log-level",
+                "trace",
+                &command,
+            ])
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join")
+}
+
+fn write_config(
+    dir: &std::path::Path,
+    name: &str,
+    db_url: &str,
+    endpoint: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    std::fs::write(dir.join("secret"), SECRET).expect("secret");
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"{db_url}\"\n\n[[sources]]\nname = \"s\"\ninstance_id = \"inst-1\"\nendpoint = \"{endpoint}\"\n\
+             access_key_id = \"LTAI-sec\"\naccess_key_secret_file = \"{}\"\nstart_from = \"1h\"\nretry_for = \"1s\"\n{extra}",
+            dir.join("secret").display()
+        ),
+    )
+    .expect("config");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_and_the_database_password_appear_nowhere_through_failures_at_trace_level() {
+    let db = TestDb::new().await;
+    // Trust authentication ignores the password, so a distinctive one can ride along in the URL.
+    let options: PgConnectOptions = db.url.parse().expect("url");
+    let db_url = options.password(DB_PASSWORD).to_url_lossy().to_string();
+    let right = MockCcc::start(vec![Key {
+        id: "LTAI-sec",
+        secret: SECRET,
+        agent: None,
+    }])
+    .await;
+    let wrong = MockCcc::start(vec![Key {
+        id: "LTAI-sec",
+        secret: "another-secret",
+        agent: None,
+    }])
+    .await;
+    let start = (Utc::now() - TimeDelta::minutes(10)).timestamp_millis();
+    right.set_records(
+        (0..3)
+            .map(|i| mock::record(&format!("S{i}"), start + i, &["1001@ccctest"], 1))
+            .collect(),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let mut outputs = Vec::new();
+    let ok = write_config(dir.path(), "ok.toml", &db_url, &right.endpoint, "");
+    outputs.push(("success", run(&ok, "once").await));
+    let bad_signature = write_config(dir.path(), "sig.toml", &db_url, &wrong.endpoint, "");
+    outputs.push(("bad signature", run(&bad_signature, "once").await));
+    right.fail(Fault {
+        page: 1,
+        times: u32::MAX,
+        status: 500,
+        body: mock::error_body("InternalError", "boom"),
+    });
+    outputs.push(("5xx", run(&ok, "once").await));
+    let inline = format!("access_key_secret = \"{SECRET}\"\nlookback = \"soon\"\n");
+    let config_error = write_config(dir.path(), "bad.toml", &db_url, &right.endpoint, &inline);
+    outputs.push(("config error", run(&config_error, "once").await));
+    outputs.push(("check", run(&bad_signature, "check").await));
+
+    let codes: Vec<Option<i32>> = outputs.iter().map(|(_, o)| o.status.code()).collect();
+    assert_eq!(
+        codes,
+        [Some(0), Some(1), Some(1), Some(2), Some(1)],
+        "each scenario ran as intended"
+    );
+    for (scenario, out) in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.len() > 100,
+            "{scenario}: the trace-level output is there to search"
+        );
+        assert!(
+            !text.contains(SECRET),
+            "{scenario}: the AccessKey secret leaked"
+        );
+        assert!(
+            !text.contains(DB_PASSWORD),
+            "{scenario}: the database password leaked"
+        );
+    }
+    let stored: String = sqlx::query_scalar(
+        "SELECT concat_ws(' ', (SELECT string_agg(r::text, ' ') FROM ccc.sync_runs r),
+                              (SELECT string_agg(s::text, ' ') FROM ccc.sync_state s),
+                              (SELECT string_agg(c::text, ' ') FROM ccc.calls c))",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("dump");
+    assert!(
+        stored.contains("SignatureDoesNotMatch") && stored.contains("InternalError"),
+        "the failures were journaled"
+    );
+    assert!(!stored.contains(SECRET) && !stored.contains(DB_PASSWORD));
+}
+
+#[tokio::test]
+async fn the_least_privilege_roles_can_sync_and_read_and_nothing_more() {
+    let db = TestDb::empty().await;
+    let roles =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/sql/roles.sql"))
+            .expect("script");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(roles))
+        .execute(&db.pool)
+        .await
+        .expect("roles.sql applies");
+    let options: PgConnectOptions = db.url.parse().expect("url");
+    let writer_url = options
+        .clone()
+        .username("ccc_sync")
+        .to_url_lossy()
+        .to_string();
+    let writer = sqlx::PgPool::connect(&writer_url)
+        .await
+        .expect("the writer logs in");
+    ccc_sync::db::migrate(&writer)
+        .await
+        .expect("the writer runs the migrations");
+    let key = Key {
+        id: "LTAI-w",
+        secret: "w",
+        agent: None,
+    };
+    let mock = MockCcc::start(vec![Key { ..key }]).await;
+    mock.set_records(vec![mock::record(
+        "P1",
+        (Utc::now() - TimeDelta::minutes(5)).timestamp_millis(),
+        &["1001@ccctest"],
+        1,
+    )]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        format!("[database]\nurl = \"{writer_url}\"\n[[sources]]\nname = \"w\"\ninstance_id = \"inst-1\"\nendpoint = \"{}\"\naccess_key_id = \"LTAI-w\"\naccess_key_secret = \"w\"\n", mock.endpoint),
+    )
+    .expect("config");
+    let settings = ccc_sync::config::load(&path, &[]).expect("config");
+    let source = ccc_sync::scheduler::Source::new(settings.sources[0].clone()).expect("source");
+    ccc_sync::scheduler::sync_source(&writer, &source, Utc::now(), &CancellationToken::new())
+        .await
+        .expect("the writer syncs");
+
+    let denied = sqlx::query("CREATE TABLE public.intruder (x int)")
+        .execute(&writer)
+        .await;
+    assert!(denied.is_err(), "the writer has no rights on public");
+    let mut reader = PgConnection::connect(&db.url).await.expect("connect");
+    sqlx::query("SET ROLE ccc_reader")
+        .execute(&mut reader)
+        .await
+        .expect("set role");
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.calls")
+        .fetch_one(&mut reader)
+        .await
+        .expect("the reader reads");
+    assert_eq!(calls, 1);
+    let write = sqlx::query("DELETE FROM ccc.calls")
+        .execute(&mut reader)
+        .await;
+    assert!(write.is_err(), "the reader cannot write");
+    writer.close().await;
+}
+
+/// The local server's certificate (Debian's snakeoil, issued to `localhost`) serves as its own root.
+async fn server_certificate(db: &TestDb) -> String {
+    let (ssl, cert): (String, String) =
+        sqlx::query_as("SELECT current_setting('ssl'), current_setting('ssl_cert_file')")
+            .fetch_one(&db.pool)
+            .await
+            .expect("settings");
+    assert_eq!(ssl, "on", "this test needs a PostgreSQL with ssl = on");
+    cert
+}
+
+#[tokio::test]
+async fn tls_with_verify_full_works_through_the_config_and_a_wrong_root_is_refused() {
+    let db = TestDb::new().await;
+    let cert = server_certificate(&db).await;
+    let options: PgConnectOptions = db.url.parse().expect("url");
+    let url = |root: &str| {
+        format!(
+            "postgres://{}@localhost:{}/{}?sslmode=verify-full&sslrootcert={root}",
+            options.get_username(),
+            options.get_port(),
+            options.get_database().expect("database")
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    let load = |db_url: String| {
+        std::fs::write(
+            &path,
+            format!("[database]\nurl = \"{db_url}\"\n[[sources]]\nname = \"t\"\ninstance_id = \"i\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n"),
+        )
+        .expect("config");
+        ccc_sync::config::load(&path, &[]).expect("config")
+    };
+
+    let verified = load(url(&cert));
+    let mut conn = verified
+        .database
+        .connect
+        .connect()
+        .await
+        .expect("verify-full against the server's root");
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .expect("pg_stat_ssl");
+    assert!(encrypted);
+
+    let wrong = load(url("/etc/ssl/certs/ca-certificates.crt"));
+    let refused = wrong
+        .database
+        .connect
+        .connect()
+        .await
+        .expect_err("an unknown issuer is refused");
+    assert!(
+        refused.to_string().to_lowercase().contains("certificate"),
+        "{refused}"
+    );
+}
