@@ -568,3 +568,53 @@ async fn a_long_first_span_is_split_into_chunks_oldest_first() {
     assert_eq!(count(&db, "calls").await, 100);
     assert_eq!(count(&db, "sync_runs").await, 8);
 }
+
+#[tokio::test]
+async fn a_due_reconciliation_catches_a_change_older_than_the_lookback() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let t0 = now();
+    let old_start = (t0 - TimeDelta::hours(5)).timestamp_millis();
+    mock.set_records(vec![mock::record("OLD", old_start, &["1001@ccctest"], 0)]);
+    let src = source(
+        &mock,
+        "agent-1",
+        &KEY,
+        "reconcile_every = \"1h\"\nreconcile_span = \"12h\"",
+    );
+    let cancel = CancellationToken::new();
+    scheduler::sync_source(&db.pool, &src, t0, &cancel)
+        .await
+        .expect("first pass");
+
+    let mut answered = mock::record("OLD", old_start, &["1001@ccctest"], 0);
+    answered["Satisfaction"] = json!(1);
+    mock.set_records(vec![answered]);
+    let early = scheduler::sync_source(&db.pool, &src, t0 + TimeDelta::minutes(30), &cancel)
+        .await
+        .expect("pass");
+    let due = scheduler::sync_source(&db.pool, &src, t0 + TimeDelta::minutes(61), &cancel)
+        .await
+        .expect("pass");
+
+    assert_eq!(early.records(), 0, "5 h ago is beyond the 2 h lookback");
+    assert_eq!(due.windows[0].kind, ccc_sync::writer::RunKind::Reconcile);
+    assert_eq!(
+        due.written().calls,
+        1,
+        "the reconciliation sees the late survey"
+    );
+    let satisfaction: Option<i32> = sqlx::query_scalar("SELECT satisfaction FROM ccc.calls")
+        .fetch_one(&db.pool)
+        .await
+        .expect("call");
+    assert_eq!(satisfaction, Some(1));
+    let next = scheduler::sync_source(&db.pool, &src, t0 + TimeDelta::minutes(62), &cancel)
+        .await
+        .expect("pass");
+    assert_eq!(
+        next.windows[0].kind,
+        ccc_sync::writer::RunKind::Incremental,
+        "not due again for an hour"
+    );
+}
