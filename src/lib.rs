@@ -1,4 +1,18 @@
 //! ccc-sync keeps a PostgreSQL warehouse in step with the call records of an Alibaba Cloud Contact Center.
+//!
+//! # Layout
+//!
+//! The pipeline, top-down:
+//! - [`scheduler`]: a pass per source every interval; plans windows from the watermark ([`window`]), holds
+//!   the source's replica lock ([`lock`]), and commits each window in one transaction.
+//! - [`fetcher`]: pages one window to its end under a rate limit, retrying through [`retry`].
+//! - [`ccc`]: the CCC client — signing, the tolerant wire parser, classified errors, credentials.
+//! - [`writer`]: all SQL — set-based upserts of a page, the watermark and the `ccc.sync_runs` journal.
+//!
+//! Around it: [`config`] (typed, validated settings), [`db`] (pool and migrations), [`telemetry`] (logs),
+//! [`events`] (metrics), [`health`] and [`server`] (`/livez`, `/readyz`, `/metrics`), and [`app`] (the
+//! commands the binary runs).
+
 pub mod app;
 pub mod ccc;
 pub mod config;
