@@ -17,7 +17,7 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. The filter comes from `level` (`--log-level`), else `RUST_LOG`, else
-/// [`DEFAULT_FILTER`].
+/// `DEFAULT_FILTER`.
 pub fn init(format: LogFormat, level: Option<&str>) {
     let filter = level
         .map(str::to_owned)
