@@ -52,8 +52,10 @@ def check_pod(where, pod, configmaps, secret, expect_args_end, probes):
         problem(where, "automountServiceAccountToken must be false (the daemon never calls the API)")
     if spec.get("enableServiceLinks") is not False:
         problem(where, "enableServiceLinks must be false (no CCC_SYNC_* service variables)")
-    grace = spec.get("terminationGracePeriodSeconds", 30)
-    if grace < MIN_GRACE_SECONDS:
+    grace = spec.get("terminationGracePeriodSeconds")
+    if grace is None:
+        problem(where, "set terminationGracePeriodSeconds explicitly: stopping must outlast a window commit")
+    elif grace < MIN_GRACE_SECONDS:
         problem(where, f"terminationGracePeriodSeconds {grace} < {MIN_GRACE_SECONDS}: a window commit may be cut short")
 
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
