@@ -160,12 +160,9 @@ section "example configs accepted by the daemon's own loader"
 # validated and before anything is contacted: a clean way to ask the real loader about a file, offline.
 # Any other answer (exit 2 with "invalid configuration", "unknown field", ...) is a problem with the file.
 config_accepted() { # FILE [ENV=VALUE...]
-  local file=$1 source out
+  local file=$1
   shift
-  source=$("$PY" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["sources"][0]["name"])' "$file") || return 1
-  out=$(env -i "$@" "$BIN" --config "$file" backfill --source "$source" \
-    --from 2000-01-02T00:00:00Z --to 2000-01-01T00:00:00Z 2>&1)
-  case $out in *"is not before"*) return 0 ;; *) printf '%s\n' "$out"; return 1 ;; esac
+  env -i "$@" "$BIN" --config "$file" check --offline
 }
 # The unit's Environment= lines, with %d (the credentials directory) expanded to a scratch one.
 mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$UNIT" | sed "s|%d|$WORK/credentials|g")

@@ -91,7 +91,8 @@ impl App {
     }
 
     /// Applies the migrations, waiting out a database that is not up yet (the daemon must not exit).
-    pub async fn migrate_patiently(&self, cancel: &CancellationToken) -> Result<(), AppError> {
+    /// Returns false when shutdown came first.
+    pub async fn migrate_patiently(&self, cancel: &CancellationToken) -> bool {
         let mut waits = RetryPolicy {
             initial: Duration::from_secs(1),
             max_interval: Duration::from_secs(30),
@@ -100,7 +101,7 @@ impl App {
         .intervals();
         loop {
             match db::migrate(&self.pool).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return true,
                 Err(e) => {
                     let wait = waits.next_wait();
                     tracing::error!(
@@ -108,7 +109,7 @@ impl App {
                         retry_in_ms = wait.as_millis() as u64, "Database not ready; will try again"
                     );
                     tokio::select! {
-                        () = cancel.cancelled() => return Err(self.db_error(e)),
+                        () = cancel.cancelled() => return false,
                         () = tokio::time::sleep(wait) => {}
                     }
                 }
@@ -134,7 +135,11 @@ impl App {
             }
             None => None,
         };
-        self.migrate_patiently(&cancel).await?;
+        if !self.migrate_patiently(&cancel).await {
+            tracing::info!("Shutdown requested before the database was ready");
+            return Ok(());
+        }
+        health.set_migrated();
         scheduler::run(self.pool, self.sources, health, cancel).await;
         if let Some(server) = server {
             let _ = server.await;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -27,6 +27,9 @@ pub struct Health {
     sources: Mutex<BTreeMap<String, SourceHealth>>,
     loops_running: AtomicUsize,
     expected_loops: AtomicUsize,
+    /// Set once this process has applied (or found applied) every migration it knows; a binary older than
+    /// the database never gets there and must not look ready.
+    migrated: AtomicBool,
 }
 
 /// Held by a running source loop; dropping it (the loop ended or panicked) makes the process not live.
@@ -89,6 +92,14 @@ impl Health {
 
     pub fn pass_failed(&self, source: &str) {
         self.update(source, |s| s.failing = true);
+    }
+
+    pub fn set_migrated(&self) {
+        self.migrated.store(true, Ordering::SeqCst);
+    }
+
+    pub fn migrated(&self) -> bool {
+        self.migrated.load(Ordering::SeqCst)
     }
 
     /// Every source loop that was started is still running.

@@ -60,7 +60,11 @@ enum Command {
     /// Show each source's watermark, lag and last run.
     Status,
     /// Validate the config, reach the database, make one signed request per source, print a verdict.
-    Check,
+    Check {
+        /// Only validate the configuration; contact nothing.
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -152,7 +156,14 @@ async fn execute(
             print!("{}", app.status().await?);
             Ok(())
         }
-        Command::Check => {
+        Command::Check { offline: true } => {
+            println!(
+                "configuration: ok ({} source(s))\nverdict: configuration valid",
+                app.sources.len()
+            );
+            Ok(())
+        }
+        Command::Check { offline: false } => {
             let (ok, report) = app.check().await;
             print!("{report}");
             if ok {

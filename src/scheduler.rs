@@ -435,6 +435,7 @@ async fn ensure_lock(
 ) -> Result<bool, sqlx::Error> {
     if let Some(held) = lock {
         if held.still_held().await {
+            crate::events::database_up(true);
             return Ok(true);
         }
         tracing::warn!(
@@ -444,7 +445,9 @@ async fn ensure_lock(
         *lock = None;
         health.set_owned(source.name(), false, Utc::now());
     }
-    match SourceLock::try_acquire(&pool.connect_options(), source.name()).await? {
+    let taken = SourceLock::try_acquire(&pool.connect_options(), source.name()).await?;
+    crate::events::database_up(true);
+    match taken {
         Some(taken) => {
             tracing::info!(source = source.name(), "This replica now syncs the source");
             *lock = Some(taken);

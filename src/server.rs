@@ -59,6 +59,10 @@ async fn readyz(State(state): State<ServerState>) -> Response {
         Ok(Err(e)) => problems.push(format!("database unreachable: {e}")),
         Err(_) => problems.push("database did not answer within 2 s".to_owned()),
     }
+    if !state.health.migrated() {
+        problems
+            .push("this process has not finished applying the migrations (see its log)".to_owned());
+    }
     if let Err(stale) = state.health.sources_ready(Utc::now()) {
         problems.extend(stale);
     }

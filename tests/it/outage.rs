@@ -124,3 +124,51 @@ async fn a_lost_database_is_logged_retried_reported_not_ready_and_caught_up_exac
             .expect("count");
     assert_eq!(duplicated, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_waiting_for_its_database_is_alive_not_ready_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db_port, port) = (free_port(), free_port());
+    let path = dir.path().join("ccc-sync.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"postgres://postgres@127.0.0.1:{db_port}/nowhere\"\nacquire_timeout = \"1s\"\n\n\
+             [server]\nlisten = \"127.0.0.1:{port}\"\n\n[[sources]]\nname = \"s\"\ninstance_id = \"i\"\n\
+             endpoint = \"http://127.0.0.1:9\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n"
+        ),
+    )
+    .expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
+        .args(["--config", path.to_str().expect("utf-8"), "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut daemon = Daemon { child, port };
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            get(port, "/livez").await.is_some_and(|r| r.0 == 200)
+        })
+        .await
+    );
+    let (status, why) = get(port, "/readyz").await.expect("readyz");
+    assert_eq!(status, 503);
+    assert!(
+        why.contains("database") && why.contains("migrations"),
+        "{why}"
+    );
+
+    let pid = daemon.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let exit = tokio::task::spawn_blocking(move || daemon.child.wait().expect("wait"))
+        .await
+        .expect("join");
+    assert_eq!(exit.code(), Some(0), "a requested stop is not a failure");
+}
