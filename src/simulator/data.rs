@@ -841,7 +841,11 @@ mod tests {
         assert_eq!(starts.len(), 2_000);
         assert!(starts.windows(2).all(|w| w[0] <= w[1]));
         assert!(starts.iter().all(|s| s % 1000 == 0));
-        assert!(starts.iter().all(|s| (T0 - 3 * 86_400_000..=T0).contains(s)));
+        assert!(
+            starts
+                .iter()
+                .all(|s| (T0 - 3 * 86_400_000..=T0).contains(s))
+        );
     }
 
     #[test]

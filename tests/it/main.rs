@@ -8,5 +8,6 @@ mod proxy;
 mod replicas;
 mod schema;
 mod security;
+mod simulator;
 mod support;
 mod sync;
