@@ -7,6 +7,7 @@ mod outage;
 mod proxy;
 mod replicas;
 mod schema;
+mod sdk_conformance;
 mod security;
 mod simulator;
 mod support;
