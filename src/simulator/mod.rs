@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use axum::serve::ListenerExt as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -43,7 +44,6 @@ use tokio::task::JoinHandle;
 pub use cli::{SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
-pub use server::is_loopback;
 pub use stats::{FaultCounts, RequestStats};
 pub use store::MAX_LIVE_CALLS;
 
@@ -201,7 +201,7 @@ impl SimulatorConfig {
 }
 
 /// `1912@ccctest..1935@ccctest`: the agent ids of one instance, for messages.
-pub fn roster_range(instance_index: usize) -> String {
+fn roster_range(instance_index: usize) -> String {
     let ids = agent_ids(instance_index);
     format!("{}..{}", ids[0], ids[ids.len() - 1])
 }
@@ -249,6 +249,12 @@ pub async fn start(
     let app =
         server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
+    // Without TCP_NODELAY a response written in pieces waits on the peer's delayed ACK: ~40 ms a page.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -273,7 +279,8 @@ pub async fn start(
     })
 }
 
-/// A running simulator.
+/// A running simulator. Dropping it leaves the server running until the runtime ends; call
+/// [`SimulatorHandle::shutdown`] to stop it.
 pub struct SimulatorHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -334,7 +341,7 @@ impl SimulatorHandle {
 }
 
 /// The URL clients use for a listen address: wildcards become loopback.
-pub fn endpoint(addr: SocketAddr) -> String {
+fn endpoint(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),

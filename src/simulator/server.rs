@@ -138,49 +138,41 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request_id = new_request_id();
     let mut params = Params::default();
     params.extend_from_encoded(uri.query().unwrap_or(""));
     if is_form(&headers) {
         params.extend_from_encoded(&String::from_utf8_lossy(&body));
     }
-    let format = Format::from_param(params.get("Format"));
-    let host_id = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(DEFAULT_HOST_ID);
+    let reply = Reply {
+        shared: &shared,
+        format: Format::from_param(params.get("Format")),
+        request_id: new_request_id(),
+        host_id: headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(DEFAULT_HOST_ID),
+    };
     shared.count(|s| s.total += 1);
-    let admitted = match shared
+    let admitted = shared
         .gateway
         .admit(method.as_str(), &params, Utc::now())
-        .and_then(|a| Ok((a, ListQuery::parse(&params, &shared.world)?)))
-    {
+        .and_then(|a| Ok((a, ListQuery::parse(&params, &shared.world)?)));
+    let (admitted, query) = match admitted {
         Ok(ok) => ok,
         Err(e) => {
-            tracing::debug!(code = %e.code, status = e.status.as_u16(), %request_id, "Request refused");
-            return error_response(&shared, &e, format, &request_id, host_id);
+            tracing::debug!(code = %e.code, status = e.status.as_u16(), request_id = %reply.request_id, "Request refused");
+            return reply.error(&e);
         }
     };
-    let (admitted, query) = admitted;
     let (slow, outcome) = shared.faults.draw(&mut rand::rng());
     if slow {
         shared.count(|s| s.faults.slow += 1);
         tokio::time::sleep(shared.faults.slow_for).await;
     }
-    let injected = match outcome {
-        Outcome::Throttle { retry_after_ms } => Some(ApiError::throttling(retry_after_ms)),
-        Outcome::Unavailable => Some(ApiError::unavailable()),
-        Outcome::InternalError => Some(ApiError::internal()),
-        Outcome::Normal | Outcome::Reset | Outcome::Truncate => None,
-    };
-    if let Some(e) = injected {
-        shared.count(|s| match outcome {
-            Outcome::Throttle { .. } => s.faults.throttle += 1,
-            Outcome::Unavailable => s.faults.unavailable += 1,
-            _ => s.faults.internal_error += 1,
-        });
-        tracing::debug!(code = %e.code, access_key_id = %admitted.access_key_id, %request_id, "Fault injected");
-        return error_response(&shared, &e, format, &request_id, host_id);
+    let key = admitted.access_key_id.as_str();
+    if let Some(e) = injected_error(&shared, outcome) {
+        tracing::debug!(code = %e.code, access_key_id = key, request_id = %reply.request_id, "Fault injected");
+        return reply.error(&e);
     }
 
     let now_ms = shared.world.clock.now_ms();
@@ -192,64 +184,105 @@ async fn api(
         query.skip(),
         query.page_size as usize,
     );
-    let served = page.records.len();
+    let (served, total) = (page.records.len(), page.total);
     let body = encode(
-        format,
+        reply.format,
         "ListRecentCallRecordsResponse",
         &ListBody::new(
-            &request_id,
+            &reply.request_id,
             shared.world.shape,
             page.records,
             query.page_number,
             query.page_size,
-            page.total,
+            total,
         ),
     );
-    let response = |body: Body| {
-        let mut r = (StatusCode::OK, body).into_response();
-        decorate(&mut r, format, &request_id);
-        r
-    };
     match outcome {
         Outcome::Reset => {
             shared.count(|s| s.faults.reset += 1);
-            tracing::debug!(access_key_id = %admitted.access_key_id, %request_id, "Fault injected: reset mid-body");
-            let full_length = body.len();
-            let head = Bytes::copy_from_slice(&body[..full_length / 2]);
-            let cut = futures::stream::iter([Ok(head)]).chain(futures::stream::once(async {
-                tokio::time::sleep(RESET_AFTER).await;
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "simulated connection reset",
-                ))
-            }));
-            let mut r = response(Body::from_stream(cut));
-            r.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(full_length));
-            r
+            tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Fault injected: reset mid-body");
+            reply.reset(body)
         }
         Outcome::Truncate => {
             shared.count(|s| s.faults.truncate += 1);
-            tracing::debug!(access_key_id = %admitted.access_key_id, %request_id, "Fault injected: truncated body");
+            tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Fault injected: truncated body");
             let mut body = body;
             body.truncate(body.len() / 2);
-            response(Body::from(body))
+            reply.ok(Body::from(body))
         }
         _ => {
             shared.count(|s| {
                 s.ok += 1;
                 s.records += served as u64;
             });
-            tracing::debug!(
-                access_key_id = %admitted.access_key_id,
-                records = served,
-                total = page.total,
-                page = query.page_number,
-                %request_id,
-                "Page served"
-            );
-            response(Body::from(body))
+            tracing::debug!(access_key_id = key, records = served, total, page = query.page_number, request_id = %reply.request_id, "Page served");
+            reply.ok(Body::from(body))
         }
+    }
+}
+
+/// The error an injected fault answers with, counted; `None` when the page is served (perhaps damaged).
+fn injected_error(shared: &Shared, outcome: Outcome) -> Option<ApiError> {
+    let (error, counter): (ApiError, fn(&mut RequestStats)) = match outcome {
+        Outcome::Throttle { retry_after_ms } => (ApiError::throttling(retry_after_ms), |s| {
+            s.faults.throttle += 1
+        }),
+        Outcome::Unavailable => (ApiError::unavailable(), |s| s.faults.unavailable += 1),
+        Outcome::InternalError => (ApiError::internal(), |s| s.faults.internal_error += 1),
+        Outcome::Normal | Outcome::Reset | Outcome::Truncate => return None,
+    };
+    shared.count(counter);
+    Some(error)
+}
+
+/// How one request is answered: its format, its request id and the host it addressed.
+struct Reply<'a> {
+    shared: &'a Shared,
+    format: Format,
+    request_id: String,
+    host_id: &'a str,
+}
+
+impl Reply<'_> {
+    fn ok(&self, body: Body) -> Response {
+        let mut r = (StatusCode::OK, body).into_response();
+        decorate(&mut r, self.format, &self.request_id);
+        r
+    }
+
+    /// Promises the whole body, sends half, pauses so the client really receives it, then fails the
+    /// stream, which makes the server drop the connection.
+    fn reset(&self, body: Vec<u8>) -> Response {
+        let full_length = body.len();
+        let head = Bytes::copy_from_slice(&body[..full_length / 2]);
+        let cut = futures::stream::iter([Ok(head)]).chain(futures::stream::once(async {
+            tokio::time::sleep(RESET_AFTER).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "simulated connection reset",
+            ))
+        }));
+        let mut r = self.ok(Body::from_stream(cut));
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(full_length));
+        r
+    }
+
+    fn error(&self, e: &ApiError) -> Response {
+        self.shared
+            .count(|s| *s.errors.entry(e.code.to_string()).or_default() += 1);
+        let body = encode(
+            self.format,
+            "Error",
+            &e.body(&self.request_id, self.host_id),
+        );
+        let mut r = (e.status, body).into_response();
+        decorate(&mut r, self.format, &self.request_id);
+        if let Some(ms) = e.retry_after_ms {
+            r.headers_mut()
+                .insert("x-acs-retry-after", HeaderValue::from(ms));
+        }
+        r
     }
 }
 
@@ -262,24 +295,6 @@ fn decorate(response: &mut Response, format: Format, request_id: &str) {
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert("x-acs-request-id", id);
     }
-}
-
-fn error_response(
-    shared: &Shared,
-    e: &ApiError,
-    format: Format,
-    request_id: &str,
-    host_id: &str,
-) -> Response {
-    shared.count(|s| *s.errors.entry(e.code.to_string()).or_default() += 1);
-    let body = encode(format, "Error", &e.body(request_id, host_id));
-    let mut r = (e.status, body).into_response();
-    decorate(&mut r, format, request_id);
-    if let Some(ms) = e.retry_after_ms {
-        r.headers_mut()
-            .insert("x-acs-retry-after", HeaderValue::from(ms));
-    }
-    r
 }
 
 fn json(status: StatusCode, body: &serde_json::Value) -> Response {

@@ -59,7 +59,7 @@ impl Instance {
     }
 }
 
-/// A page ready to render: the selection and what the records need.
+/// One page's records, rendered as of the data clock, and how many the whole window holds.
 #[derive(Debug)]
 pub struct PageData {
     pub total: usize,
