@@ -56,24 +56,10 @@ fn sdk_python() -> Result<PathBuf, String> {
     }
     let staging = target_dir().join(format!("sdk-venv.staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    run(
-        "create the virtualenv",
-        Command::new("python3").args(["-m", "venv"]).arg(&staging),
-    )?;
-    run(
-        "install the official SDKs from PyPI (is PyPI reachable?)",
-        Command::new(staging.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-            ])
-            .args(["--timeout", "30", "--retries", "2"])
-            .args(REQUIREMENTS),
-    )?;
-    std::fs::write(staging.join(MARKER), &wanted).map_err(|e| format!("write the marker: {e}"))?;
+    if let Err(e) = build_venv(&staging, &wanted) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
     let _ = std::fs::remove_dir_all(&venv);
     if std::fs::rename(&staging, &venv).is_err() {
         // Another run finished first; use its virtualenv if it is complete.
@@ -87,6 +73,28 @@ fn sdk_python() -> Result<PathBuf, String> {
     }
     println!("sdk-venv: ready at {}", venv.display());
     Ok(venv.join("bin/python"))
+}
+
+/// Creates a virtualenv at `dir` with the SDKs installed and the marker written.
+fn build_venv(dir: &Path, marker: &str) -> Result<(), String> {
+    run(
+        "create the virtualenv",
+        Command::new("python3").args(["-m", "venv"]).arg(dir),
+    )?;
+    run(
+        "install the official SDKs from PyPI (is PyPI reachable?)",
+        Command::new(dir.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+            ])
+            .args(["--timeout", "30", "--retries", "2"])
+            .args(REQUIREMENTS),
+    )?;
+    std::fs::write(dir.join(MARKER), marker).map_err(|e| format!("write the marker: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
