@@ -11,7 +11,7 @@
 //!
 //! Around it: [`config`] (typed, validated settings), [`db`] (pool and migrations), [`telemetry`] (logs),
 //! [`events`] (metrics), [`health`] and [`server`] (`/livez`, `/readyz`, `/metrics`), and [`app`] (the
-//! commands the binary runs).
+//! commands the binary runs). [`simulator`] is the built-in CCC service for the demo, tests and benchmarks.
 
 pub mod app;
 pub mod ccc;
@@ -24,6 +24,7 @@ pub mod lock;
 pub mod retry;
 pub mod scheduler;
 pub mod server;
+pub mod simulator;
 pub mod telemetry;
 pub mod window;
 pub mod writer;

@@ -7,6 +7,8 @@ mod outage;
 mod proxy;
 mod replicas;
 mod schema;
+mod sdk_conformance;
 mod security;
+mod simulator;
 mod support;
 mod sync;

@@ -1,0 +1,430 @@
+//! The built-in CCC service: a real HTTP server that answers `ListRecentCallRecords` (2017-07-05, signature
+//! v1) the way Alibaba Cloud Contact Center does, for the demo, the tests and the benchmarks.
+//!
+//! Layout:
+//! - `data`: deterministic calls from a seed: the agent roster, a 24-byte skeleton per call, and the full
+//!   record rendered on demand (Chinese names and skill groups, legs, recordings, late surveys).
+//! - `store`: per instance, calls sorted by start time with per-agent position lists; a page is two binary
+//!   searches plus the calls still in progress. Live calls are appended lazily as the data clock moves.
+//! - `world`: the instances, the index behind a lock, the data clock, pages and the ground truth.
+//! - `gateway`: parameters, common-parameter checks, signature v1 (the client's own signer), timestamp
+//!   window against the real clock, nonce replay.
+//! - `response`: success and error bodies, JSON or XML.
+//! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
+//! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
+//! - `cli`: `ccc-sync simulate` arguments and the banner.
+//!
+//! Where ccc-api.md is silent the simulator guesses, and says so: an unknown `InstanceId` gets 404
+//! `NotExists.InstanceId` (the 2020-07-01 API's code); a malformed `Timestamp` gets 400
+//! `InvalidTimeStamp.Format`; an unsupported `SignatureMethod`/`SignatureVersion` gets
+//! `IncompleteSignature`; no `Format` gets XML; `Criteria` is accepted and signed but not applied;
+//! survey keys 1..=5 read `非常满意` .. `非常不满意`; a recording's `Channel` is `left` or `right`.
+
+mod cli;
+mod data;
+mod faults;
+mod gateway;
+mod response;
+mod server;
+mod stats;
+mod store;
+mod world;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use axum::serve::ListenerExt as _;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use cli::{SimulateArgs, run};
+pub use data::{ROSTER_SIZE, agent_ids};
+pub use faults::Faults;
+pub use stats::{FaultCounts, RequestStats};
+pub use store::MAX_LIVE_CALLS;
+
+use data::Shape;
+use gateway::Gateway;
+use server::Shared;
+use store::Dataset;
+use world::World;
+
+/// The instance the demo configuration serves.
+pub const DEMO_INSTANCE_ID: &str = "9cfad875-6260-4a53-ab6e-b13e3fb31f7d";
+/// The AccessKey id of the demo configuration.
+pub const DEMO_ACCESS_KEY_ID: &str = "LTAI5tDemoKey00000000001";
+/// The demo key's secret: public on purpose, it protects nothing but simulated data.
+pub const DEMO_ACCESS_KEY_SECRET: &str = "SimulatorDemoSecretNotForProduction";
+
+/// How long shutdown waits for answers in flight (a slow fault may hold one) before it stops them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// An AccessKey the simulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+    /// An agent-bound key sees only the calls that agent has a leg in (`1912@ccctest`); `None` sees all.
+    pub agent: Option<String>,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"[REDACTED]")
+            .field("agent", &self.agent)
+            .finish()
+    }
+}
+
+impl AccessKey {
+    /// The built-in demo key, bound to no agent.
+    pub fn demo() -> AccessKey {
+        AccessKey {
+            id: DEMO_ACCESS_KEY_ID.to_owned(),
+            secret: DEMO_ACCESS_KEY_SECRET.to_owned(),
+            agent: None,
+        }
+    }
+
+    /// Whether this is the built-in demo key, whose secret may be printed.
+    pub fn is_demo(&self) -> bool {
+        self.id == DEMO_ACCESS_KEY_ID && self.secret == DEMO_ACCESS_KEY_SECRET
+    }
+}
+
+/// Everything that decides what the simulator serves.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// Calls in the history, over all instances.
+    pub calls: usize,
+    /// The history covers `[anchor - days, anchor]`.
+    pub days: u32,
+    /// Same seed, counts and anchor: same calls.
+    pub seed: u64,
+    pub keys: Vec<AccessKey>,
+    pub instance_ids: Vec<String>,
+    /// The docs' flat list shape instead of the wrapped shape the service sends.
+    pub flat: bool,
+    /// New calls per second arriving after the anchor as the data clock advances.
+    pub live_rate: Option<f64>,
+    /// A call becomes visible at its end plus this delay.
+    pub write_delay: Duration,
+    /// The end of the history and the start of live arrivals.
+    pub anchor: DateTime<Utc>,
+    pub faults: Faults,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            calls: 3_000,
+            days: 3,
+            seed: 1912,
+            keys: vec![AccessKey::demo()],
+            instance_ids: vec![DEMO_INSTANCE_ID.to_owned()],
+            flat: false,
+            live_rate: None,
+            write_delay: Duration::from_secs(5),
+            anchor: Utc::now(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// Refuses configurations that cannot be served, naming the setting and the fix.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            !self.keys.is_empty(),
+            "at least one access key is needed (--access-key ID:SECRET[:AGENT])"
+        );
+        ensure!(
+            !self.instance_ids.is_empty(),
+            "at least one instance id is needed (--instance-id ID)"
+        );
+        ensure!(self.days >= 1, "days must be at least 1, not {}", self.days);
+        ensure!(
+            u32::try_from(self.calls).is_ok_and(|c| c <= u32::MAX - MAX_LIVE_CALLS),
+            "calls must be at most {}, not {}",
+            u32::MAX - MAX_LIVE_CALLS,
+            self.calls
+        );
+        for (i, key) in self.keys.iter().enumerate() {
+            ensure!(
+                !key.id.is_empty() && !key.secret.is_empty(),
+                "access key #{} needs an id and a secret",
+                i + 1
+            );
+            ensure!(
+                !self.keys[..i].iter().any(|k| k.id == key.id),
+                "access key {} is configured twice",
+                key.id
+            );
+            if let Some(agent) = &key.agent {
+                let known = (0..self.instance_ids.len()).any(|n| agent_ids(n).contains(agent));
+                ensure!(
+                    known,
+                    "access key {} is bound to agent {agent}, who is not on any roster; agents are {} (instance 1), {} (instance 2), ...",
+                    key.id,
+                    roster_range(0),
+                    roster_range(1)
+                );
+            }
+        }
+        for (i, id) in self.instance_ids.iter().enumerate() {
+            ensure!(!id.is_empty(), "instance id #{} is empty", i + 1);
+            ensure!(
+                !self.instance_ids[..i].contains(id),
+                "instance id {id} is configured twice"
+            );
+        }
+        if let Some(rate) = self.live_rate {
+            ensure!(
+                rate.is_finite() && rate > 0.0,
+                "live rate must be a positive number of calls per second, not {rate}"
+            );
+        }
+        for (name, p) in self.faults.probabilities() {
+            ensure!(
+                (0.0..=1.0).contains(&p),
+                "fault probability {name} must be between 0 and 1, not {p}"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `1912@ccctest..1935@ccctest`: the agent ids of one instance, for messages.
+fn roster_range(instance_index: usize) -> String {
+    let ids = agent_ids(instance_index);
+    format!("{}..{}", ids[0], ids[ids.len() - 1])
+}
+
+/// Generates the calls and serves them on `listener` until [`SimulatorHandle::shutdown`].
+pub async fn start(
+    config: SimulatorConfig,
+    listener: TcpListener,
+) -> anyhow::Result<SimulatorHandle> {
+    config.validate()?;
+    let addr = listener
+        .local_addr()
+        .context("the listener has no local address")?;
+    let (seed, calls, days, anchor_ms, instances, live) = (
+        config.seed,
+        config.calls,
+        config.days,
+        config.anchor.timestamp_millis(),
+        config.instance_ids.len(),
+        config.live_rate,
+    );
+    let dataset = tokio::task::spawn_blocking(move || {
+        Dataset::generate(seed, calls, days, anchor_ms, instances, live)
+    })
+    .await
+    .context("generating the calls failed")?;
+    let shape = if config.flat {
+        Shape::Flat
+    } else {
+        Shape::Wrapped
+    };
+    let write_delay_ms = i64::try_from(config.write_delay.as_millis()).unwrap_or(i64::MAX / 4);
+    let shared = Arc::new(Shared {
+        world: World::new(
+            config.seed,
+            shape,
+            write_delay_ms,
+            &config.instance_ids,
+            dataset,
+        ),
+        gateway: Gateway::new(&config.keys),
+        faults: config.faults.clone(),
+        stats: Mutex::new(RequestStats::default()),
+    });
+    let app =
+        server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    // Without TCP_NODELAY a response written in pieces waits on the peer's delayed ACK: ~40 ms a page.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(
+        %addr,
+        calls = shared.world.call_count(),
+        instances,
+        keys = config.keys.len(),
+        flat = config.flat,
+        faults = config.faults.any(),
+        "CCC simulator started"
+    );
+    Ok(SimulatorHandle {
+        addr,
+        shared,
+        stop,
+        task,
+    })
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime ends; call
+/// [`SimulatorHandle::shutdown`] to stop it.
+pub struct SimulatorHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl SimulatorHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (a wildcard listen address is reached through loopback).
+    pub fn endpoint(&self) -> String {
+        endpoint(self.addr)
+    }
+
+    /// Stops the data clock at `t` (tests); until called, the data follows the real clock.
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        self.shared.world.clock.set(t);
+    }
+
+    /// The data clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.shared.world.clock.now_ms()).unwrap_or_default()
+    }
+
+    /// Every record visible at `at` in every instance (only `agent`'s calls if given), newest first, each
+    /// exactly the JSON object the API would serve for it at that instant, in the configured shape.
+    pub fn truth(&self, at: DateTime<Utc>, agent: Option<&str>) -> Vec<serde_json::Value> {
+        self.shared.world.truth(at.timestamp_millis(), agent)
+    }
+
+    /// What the API has answered so far.
+    pub fn requests(&self) -> RequestStats {
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops accepting, lets answers in flight finish for a moment, then stops.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "CCC simulator stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "CCC simulator task failed"),
+            Err(_) => {
+                task.abort();
+                tracing::debug!("CCC simulator stopped with answers still in flight");
+            }
+        }
+        tracing::info!(addr = %self.addr, "CCC simulator stopped");
+    }
+}
+
+/// The URL clients use for a listen address: wildcards become loopback.
+fn endpoint(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Parses `ID:SECRET[:AGENT]`.
+pub fn parse_access_key(spec: &str) -> anyhow::Result<AccessKey> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(id), Some(secret)) = (parts.next(), parts.next()) else {
+        bail!("an access key is ID:SECRET[:AGENT]; this one has no ':'");
+    };
+    ensure!(
+        !id.is_empty() && !secret.is_empty(),
+        "an access key is ID:SECRET[:AGENT]; the id and the secret may not be empty"
+    );
+    Ok(AccessKey {
+        id: id.to_owned(),
+        secret: secret.to_owned(),
+        agent: parts.next().filter(|a| !a.is_empty()).map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_keys_parse_with_and_without_an_agent_and_never_show_the_secret() {
+        let k = parse_access_key("LTAIx:s3cret:1912@ccctest").expect("key");
+        assert_eq!(
+            (k.id.as_str(), k.secret.as_str(), k.agent.as_deref()),
+            ("LTAIx", "s3cret", Some("1912@ccctest"))
+        );
+        assert_eq!(parse_access_key("a:b").expect("key").agent, None);
+        assert!(parse_access_key("nosecret").is_err());
+        assert!(parse_access_key(":b").is_err());
+        assert!(!format!("{k:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_default_configuration_is_valid_and_bad_ones_say_why() {
+        SimulatorConfig::default().validate().expect("valid");
+        let unknown_agent = SimulatorConfig {
+            keys: vec![AccessKey {
+                agent: Some("7@nowhere".into()),
+                ..AccessKey::demo()
+            }],
+            ..SimulatorConfig::default()
+        };
+        let e = unknown_agent.validate().expect_err("invalid").to_string();
+        assert!(e.contains("7@nowhere") && e.contains("1912@ccctest"), "{e}");
+        let bad_fault = SimulatorConfig {
+            faults: Faults {
+                reset: 1.5,
+                ..Faults::default()
+            },
+            ..SimulatorConfig::default()
+        };
+        assert!(
+            bad_fault
+                .validate()
+                .expect_err("invalid")
+                .to_string()
+                .contains("reset")
+        );
+    }
+
+    #[test]
+    fn a_wildcard_listen_address_is_reached_through_loopback() {
+        assert_eq!(
+            endpoint("0.0.0.0:8080".parse().expect("addr")),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            endpoint("[::]:8080".parse().expect("addr")),
+            "http://[::1]:8080"
+        );
+        assert_eq!(
+            endpoint("127.0.0.1:9".parse().expect("addr")),
+            "http://127.0.0.1:9"
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! The HTTP side: the API on `/` (GET, POST with a query, POST with a form body), the action's own
+//! parameters, injected faults, and the unsigned ground-truth endpoint `/_sim/truth` for loopback peers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use serde::Deserialize;
+
+use super::faults::{Faults, Outcome};
+use super::gateway::{Gateway, Params};
+use super::response::{ApiError, Format, ListBody, encode};
+use super::stats::RequestStats;
+use super::store::Window;
+use super::world::{World, shanghai_midnight_ms};
+
+/// Named in error bodies when the request has no `Host` header.
+const DEFAULT_HOST_ID: &str = "ccc.cn-shanghai.aliyuncs.com";
+/// How long a reset answer waits between its partial body and dropping the connection, so the client
+/// really receives the headers and the first bytes.
+const RESET_AFTER: Duration = Duration::from_millis(50);
+
+/// What every request handler shares.
+pub struct Shared {
+    pub world: World,
+    pub gateway: Gateway,
+    pub faults: Faults,
+    pub stats: Mutex<RequestStats>,
+}
+
+impl Shared {
+    fn count(&self, update: impl FnOnce(&mut RequestStats)) {
+        update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(api).post(api))
+        .route("/_sim/truth", get(truth))
+        .with_state(shared)
+}
+
+/// `ListRecentCallRecords`' own parameters, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListQuery {
+    instance: usize,
+    page_number: u32,
+    page_size: u32,
+    start_ms: Option<i64>,
+    stop_ms: Option<i64>,
+}
+
+impl ListQuery {
+    fn parse(params: &Params, world: &World) -> Result<ListQuery, ApiError> {
+        let instance_id = params.required("InstanceId")?;
+        let page_number = params.required("PageNumber")?;
+        let page_size = params.required("PageSize")?;
+        let page_number = page_number
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::invalid_parameter("PageNumber"))?;
+        let page_size = page_size
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::invalid_parameter("PageSize"))?;
+        let start_ms = epoch_ms(params, "StartTime")?;
+        let stop_ms = epoch_ms(params, "StopTime")?;
+        let instance = world
+            .instance_index(instance_id)
+            .ok_or_else(|| ApiError::instance_not_found(instance_id))?;
+        Ok(ListQuery {
+            instance,
+            page_number,
+            page_size,
+            start_ms,
+            stop_ms,
+        })
+    }
+
+    /// The `StartTime` window as of `now_ms`: 0 or absent mean today 00:00 Asia/Shanghai and now.
+    fn window(&self, now_ms: i64) -> Window {
+        Window {
+            from_ms: self
+                .start_ms
+                .unwrap_or_else(|| shanghai_midnight_ms(now_ms)),
+            to_ms: self.stop_ms.unwrap_or(now_ms),
+        }
+    }
+
+    fn skip(&self) -> usize {
+        (self.page_number as usize - 1).saturating_mul(self.page_size as usize)
+    }
+}
+
+/// An optional epoch-ms parameter; absent, empty and 0 all mean "the default".
+fn epoch_ms(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    match params.get(name) {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(0) => Ok(None),
+            Ok(ms) if ms > 0 => Ok(Some(ms)),
+            _ => Err(ApiError::invalid_parameter(name)),
+        },
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
+}
+
+async fn api(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut params = Params::default();
+    params.extend_from_encoded(uri.query().unwrap_or(""));
+    if is_form(&headers) {
+        params.extend_from_encoded(&String::from_utf8_lossy(&body));
+    }
+    let reply = Reply {
+        shared: &shared,
+        format: Format::from_param(params.get("Format")),
+        request_id: new_request_id(),
+        host_id: headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(DEFAULT_HOST_ID),
+    };
+    shared.count(|s| s.total += 1);
+    let admitted = shared
+        .gateway
+        .admit(method.as_str(), &params, Utc::now())
+        .and_then(|a| Ok((a, ListQuery::parse(&params, &shared.world)?)));
+    let (admitted, query) = match admitted {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::debug!(code = %e.code, status = e.status.as_u16(), request_id = %reply.request_id, "Request refused");
+            return reply.error(&e);
+        }
+    };
+    let (slow, outcome) = shared.faults.draw(&mut rand::rng());
+    if slow {
+        shared.count(|s| s.faults.slow += 1);
+        tokio::time::sleep(shared.faults.slow_for).await;
+    }
+    let key = admitted.access_key_id.as_str();
+    if let Some(e) = injected_error(&shared, outcome) {
+        tracing::debug!(code = %e.code, access_key_id = key, request_id = %reply.request_id, "Fault injected");
+        return reply.error(&e);
+    }
+
+    let now_ms = shared.world.clock.now_ms();
+    let page = shared.world.page(
+        query.instance,
+        admitted.agent.as_deref(),
+        query.window(now_ms),
+        now_ms,
+        query.skip(),
+        query.page_size as usize,
+    );
+    let (served, total) = (page.records.len(), page.total);
+    let body = encode(
+        reply.format,
+        "ListRecentCallRecordsResponse",
+        &ListBody::new(
+            &reply.request_id,
+            shared.world.shape,
+            page.records,
+            query.page_number,
+            query.page_size,
+            total,
+        ),
+    );
+    match outcome {
+        Outcome::Reset => {
+            shared.count(|s| s.faults.reset += 1);
+            tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Fault injected: reset mid-body");
+            reply.reset(body)
+        }
+        Outcome::Truncate => {
+            shared.count(|s| s.faults.truncate += 1);
+            tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Fault injected: truncated body");
+            let mut body = body;
+            body.truncate(body.len() / 2);
+            reply.ok(Body::from(body))
+        }
+        _ => {
+            shared.count(|s| {
+                s.ok += 1;
+                s.records += served as u64;
+            });
+            tracing::debug!(access_key_id = key, records = served, total, page = query.page_number, request_id = %reply.request_id, "Page served");
+            reply.ok(Body::from(body))
+        }
+    }
+}
+
+/// The error an injected fault answers with, counted; `None` when the page is served (perhaps damaged).
+fn injected_error(shared: &Shared, outcome: Outcome) -> Option<ApiError> {
+    let (error, counter): (ApiError, fn(&mut RequestStats)) = match outcome {
+        Outcome::Throttle { retry_after_ms } => (ApiError::throttling(retry_after_ms), |s| {
+            s.faults.throttle += 1
+        }),
+        Outcome::Unavailable => (ApiError::unavailable(), |s| s.faults.unavailable += 1),
+        Outcome::InternalError => (ApiError::internal(), |s| s.faults.internal_error += 1),
+        Outcome::Normal | Outcome::Reset | Outcome::Truncate => return None,
+    };
+    shared.count(counter);
+    Some(error)
+}
+
+/// How one request is answered: its format, its request id and the host it addressed.
+struct Reply<'a> {
+    shared: &'a Shared,
+    format: Format,
+    request_id: String,
+    host_id: &'a str,
+}
+
+impl Reply<'_> {
+    fn ok(&self, body: Body) -> Response {
+        let mut r = (StatusCode::OK, body).into_response();
+        decorate(&mut r, self.format, &self.request_id);
+        r
+    }
+
+    /// Promises the whole body, sends half, pauses so the client really receives it, then fails the
+    /// stream, which makes the server drop the connection.
+    fn reset(&self, body: Vec<u8>) -> Response {
+        let full_length = body.len();
+        let head = Bytes::copy_from_slice(&body[..full_length / 2]);
+        let cut = futures::stream::iter([Ok(head)]).chain(futures::stream::once(async {
+            tokio::time::sleep(RESET_AFTER).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "simulated connection reset",
+            ))
+        }));
+        let mut r = self.ok(Body::from_stream(cut));
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(full_length));
+        r
+    }
+
+    fn error(&self, e: &ApiError) -> Response {
+        self.shared
+            .count(|s| *s.errors.entry(e.code.to_string()).or_default() += 1);
+        let body = encode(
+            self.format,
+            "Error",
+            &e.body(&self.request_id, self.host_id),
+        );
+        let mut r = (e.status, body).into_response();
+        decorate(&mut r, self.format, &self.request_id);
+        if let Some(ms) = e.retry_after_ms {
+            r.headers_mut()
+                .insert("x-acs-retry-after", HeaderValue::from(ms));
+        }
+        r
+    }
+}
+
+fn decorate(response: &mut Response, format: Format, request_id: &str) {
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-acs-request-id", id);
+    }
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(Format::Json.content_type()),
+    );
+    r
+}
+
+/// Whether `ip` is this machine talking to itself (IPv4-mapped IPv6 included).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+#[derive(Debug, Deserialize)]
+struct TruthQuery {
+    at: Option<String>,
+    agent: Option<String>,
+}
+
+/// `at` as epoch milliseconds or RFC 3339.
+fn parse_at(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    })
+}
+
+async fn truth(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<TruthQuery>,
+) -> Response {
+    let refuse = |status: StatusCode, message: &str| {
+        json(
+            status,
+            &serde_json::json!({"Code": status.canonical_reason(), "Message": message}),
+        )
+    };
+    if !is_loopback(peer.ip()) {
+        tracing::warn!(%peer, "Ground truth refused to a non-loopback peer");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the ground truth is served to loopback peers only",
+        );
+    }
+    let at_ms = match q.at.as_deref() {
+        None | Some("") => shared.world.clock.now_ms(),
+        Some(text) => match parse_at(text) {
+            Some(ms) => ms,
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "at must be epoch milliseconds or RFC 3339",
+                );
+            }
+        },
+    };
+    let world = Arc::clone(&shared);
+    let records =
+        tokio::task::spawn_blocking(move || world.world.truth(at_ms, q.agent.as_deref())).await;
+    match records {
+        Ok(records) => json(
+            StatusCode::OK,
+            &serde_json::json!({"at": at_ms, "records": records}),
+        ),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_are_loopback() {
+        for ip in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert!(is_loopback(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in [
+            "10.0.0.1",
+            "192.168.1.2",
+            "0.0.0.0",
+            "::",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+        ] {
+            assert!(!is_loopback(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[test]
+    fn at_is_epoch_milliseconds_or_rfc3339() {
+        assert_eq!(parse_at("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_at("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_at("2023-11-15T06:13:20+08:00"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_at("yesterday"), None);
+    }
+
+    #[test]
+    fn zero_and_absent_times_mean_the_defaults_and_junk_is_invalid() {
+        let mut p = Params::default();
+        p.extend_from_encoded("StartTime=0&StopTime=&Bad=-5&Worse=12a");
+        assert_eq!(epoch_ms(&p, "StartTime"), Ok(None));
+        assert_eq!(epoch_ms(&p, "StopTime"), Ok(None));
+        assert_eq!(epoch_ms(&p, "Absent"), Ok(None));
+        assert_eq!(
+            epoch_ms(&p, "Bad").expect_err("negative").code,
+            "InvalidParameter"
+        );
+        assert!(epoch_ms(&p, "Worse").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! Counts of what the simulator answered, for tests and benchmarks to assert on.
+
+use std::collections::BTreeMap;
+
+/// Requests to `/` by outcome, since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// Every request to the API path.
+    pub total: u64,
+    /// Complete pages served.
+    pub ok: u64,
+    /// Records in those pages.
+    pub records: u64,
+    /// Error answers by `Code`, injected ones included (e.g. `Throttling.User`).
+    pub errors: BTreeMap<String, u64>,
+    /// Failures injected on purpose.
+    pub faults: FaultCounts,
+}
+
+/// How often each failure was injected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    pub throttle: u64,
+    pub unavailable: u64,
+    pub internal_error: u64,
+    pub slow: u64,
+    pub reset: u64,
+    pub truncate: u64,
+}
+
+impl RequestStats {
+    /// How many answers carried `code`.
+    pub fn errors_with(&self, code: &str) -> u64 {
+        self.errors.get(code).copied().unwrap_or(0)
+    }
+}
