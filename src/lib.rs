@@ -17,6 +17,7 @@ pub mod app;
 pub mod ccc;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod events;
 pub mod fetcher;
 pub mod health;

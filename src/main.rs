@@ -59,6 +59,10 @@ enum Command {
     Migrate,
     /// Show each source's watermark, lag and last run.
     Status,
+    /// Serve simulated CCC call records (the built-in simulator); needs no config file.
+    Simulate(ccc_sync::simulator::SimulateArgs),
+    /// Sync a few days of simulated calls into DATABASE_URL and show what a dashboard sees; needs no config file.
+    Demo(ccc_sync::demo::DemoArgs),
     /// Validate the config, reach the database, make one signed request per source, print a verdict.
     Check {
         /// Only validate the configuration; contact nothing.
@@ -69,15 +73,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, cli.log_level.as_deref());
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let settings = match config::load(&cli.config, &env) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ccc-sync: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // The demo talks to a person: its own lines carry the story, so logs default to warnings only.
+    let quiet = matches!(cli.command, Command::Demo(_)) && std::env::var_os("RUST_LOG").is_none();
+    let level = cli.log_level.as_deref().or(quiet.then_some("warn"));
+    telemetry::init(cli.log_format, level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -86,27 +85,64 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let app = match App::new(settings) {
-            Ok(app) => app,
-            Err(e) => {
-                eprintln!("ccc-sync: {e}");
-                return ExitCode::from(2);
-            }
-        };
         let cancel = shutdown_on_signal();
-        match execute(cli.command, app, cancel).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(app::AppError::Usage(e)) => {
-                eprintln!("ccc-sync: {e}");
-                ExitCode::from(2)
+        match cli.command {
+            Command::Simulate(args) => {
+                standalone(ccc_sync::simulator::run(args, cancel.cancelled_owned()).await)
             }
-            Err(e) => {
-                tracing::error!(error = %e, "Command failed");
-                eprintln!("ccc-sync: {e}");
-                ExitCode::FAILURE
-            }
+            Command::Demo(args) => standalone(
+                ccc_sync::demo::run(args, cancel)
+                    .await
+                    .map(|report| print!("{report}")),
+            ),
+            command => with_config(&cli.config, command, cancel).await,
         }
     })
+}
+
+/// Commands that need no configuration: their errors are runtime failures.
+fn standalone(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ccc-sync: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn with_config(
+    path: &std::path::Path,
+    command: Command,
+    cancel: CancellationToken,
+) -> ExitCode {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let settings = match config::load(path, &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ccc-sync: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match App::new(settings) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("ccc-sync: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match execute(command, app, cancel).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(app::AppError::Usage(e)) => {
+            eprintln!("ccc-sync: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Command failed");
+            eprintln!("ccc-sync: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn execute(
@@ -162,6 +198,9 @@ async fn execute(
                 app.sources.len()
             );
             Ok(())
+        }
+        Command::Simulate(_) | Command::Demo(_) => {
+            unreachable!("dispatched before the config is loaded")
         }
         Command::Check { offline: false } => {
             let (ok, report) = app.check().await;
