@@ -104,9 +104,23 @@ impl Fetcher {
             start_time_ms: window.start_ms(),
             stop_time_ms: window.end_ms(),
         };
+        // An expired STS token is not retried as is: the credentials are fetched again and the page
+        // resent once, within the same attempt. A second expiry is fatal, as fresh keys did not help.
         let attempt = || async {
             self.limiter.until_ready().await;
-            self.client.list_recent_call_records(&request).await
+            match self.client.list_recent_call_records(&request).await {
+                Err(e) if e.is_expired_token() => {
+                    tracing::info!(
+                        source = %self.source, window = %window, page = page_number,
+                        request_id = e.request_id(), credentials = %self.client.credentials(),
+                        "Security token expired; fetching new credentials"
+                    );
+                    self.client.credentials().invalidate();
+                    self.limiter.until_ready().await;
+                    self.client.list_recent_call_records(&request).await
+                }
+                outcome => outcome,
+            }
         };
         let on_retry = |e: &CccError, wait: Duration, attempt: u32| {
             tracing::warn!(
