@@ -108,10 +108,13 @@ fn parse_answer(status: u16, body: &[u8]) -> Result<Fetched, Failure> {
     let answer: Answer = match serde_json::from_slice(body) {
         Ok(a) => a,
         Err(e) => {
-            return Err(Failure {
-                detail: format!("HTTP {status} with a body that is {}", json_error(&e)),
-                transient: status == 200 || status >= 500 || status == 429,
-            });
+            let mut failure = Failure::status(
+                status,
+                format!("HTTP {status} with a body that is {}", json_error(&e)),
+            );
+            // A 200 cut short: the next answer may be whole.
+            failure.transient |= status == 200;
+            return Err(failure);
         }
     };
     let request_id = answer.request_id.as_deref().unwrap_or("none");
