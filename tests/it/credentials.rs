@@ -94,8 +94,17 @@ struct StsState {
     refusal: Option<(u16, &'static str)>,
 }
 
+/// Serves `app` on a loopback port of its own; returns its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    endpoint
+}
+
 /// A mock STS answering `AssumeRoleWithOIDC` as the service does.
-#[derive(Clone)]
 struct MockSts {
     state: Arc<Mutex<StsState>>,
     endpoint: String,
@@ -103,21 +112,17 @@ struct MockSts {
 
 impl MockSts {
     async fn start(issues: Vec<Issue>) -> MockSts {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let sts = MockSts {
-            state: Arc::new(Mutex::new(StsState {
-                issuer: Issuer { issues, served: 0 },
-                ..StsState::default()
-            })),
-            endpoint: format!("http://{}", listener.local_addr().expect("addr")),
-        };
+        let state = Arc::new(Mutex::new(StsState {
+            issuer: Issuer { issues, served: 0 },
+            ..StsState::default()
+        }));
         let app = axum::Router::new()
             .route("/", axum::routing::any(sts_answer))
-            .with_state(sts.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        sts
+            .with_state(state.clone());
+        MockSts {
+            state,
+            endpoint: serve(app).await,
+        }
     }
 
     fn requests(&self) -> Vec<(Method, BTreeMap<String, String>)> {
@@ -130,11 +135,11 @@ impl MockSts {
 }
 
 async fn sts_answer(
-    State(sts): State<MockSts>,
+    State(state): State<Arc<Mutex<StsState>>>,
     method: Method,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let mut state = sts.state.lock().expect("lock");
+    let mut state = state.lock().expect("lock");
     state.requests.push((method, params));
     if let Some((status, code)) = state.refusal {
         let body = json!({"RequestId": "STS-REQ-9", "HostId": "sts.aliyuncs.com", "Code": code,
@@ -163,24 +168,19 @@ struct MetadataState {
 }
 
 /// A mock ECS metadata service with one role attached, demanding a session token on every read.
-#[derive(Clone)]
 struct MockMetadata {
     state: Arc<Mutex<MetadataState>>,
     endpoint: String,
 }
 
+type Metadata = State<Arc<Mutex<MetadataState>>>;
+
 impl MockMetadata {
     async fn start(issues: Vec<Issue>) -> MockMetadata {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let metadata = MockMetadata {
-            state: Arc::new(Mutex::new(MetadataState {
-                issuer: Issuer { issues, served: 0 },
-                ..MetadataState::default()
-            })),
-            endpoint: format!("http://{}", listener.local_addr().expect("addr")),
-        };
+        let state = Arc::new(Mutex::new(MetadataState {
+            issuer: Issuer { issues, served: 0 },
+            ..MetadataState::default()
+        }));
         let credentials = "/latest/meta-data/ram/security-credentials/";
         let app = axum::Router::new()
             .route("/latest/api/token", axum::routing::put(metadata_token))
@@ -189,9 +189,11 @@ impl MockMetadata {
                 &format!("{credentials}{{role}}"),
                 axum::routing::get(metadata_credentials),
             )
-            .with_state(metadata.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        metadata
+            .with_state(state.clone());
+        MockMetadata {
+            state,
+            endpoint: serve(app).await,
+        }
     }
 
     fn log(&self) -> Vec<String> {
@@ -199,8 +201,8 @@ impl MockMetadata {
     }
 }
 
-async fn metadata_token(State(m): State<MockMetadata>, headers: HeaderMap) -> Response {
-    let mut state = m.state.lock().expect("lock");
+async fn metadata_token(State(state): Metadata, headers: HeaderMap) -> Response {
+    let mut state = state.lock().expect("lock");
     let ttl = header(&headers, "x-aliyun-ecs-metadata-token-ttl-seconds");
     state.log.push(format!("PUT /latest/api/token ttl={ttl}"));
     if ttl != "21600" {
@@ -217,8 +219,8 @@ fn token_ok(state: &mut MetadataState, what: String, headers: &HeaderMap) -> boo
     state.tokens_issued > 0 && token == format!("imds-token-{}", state.tokens_issued)
 }
 
-async fn metadata_roles(State(m): State<MockMetadata>, headers: HeaderMap) -> Response {
-    let mut state = m.state.lock().expect("lock");
+async fn metadata_roles(State(state): Metadata, headers: HeaderMap) -> Response {
+    let mut state = state.lock().expect("lock");
     let listing = "GET /latest/meta-data/ram/security-credentials/".to_owned();
     if !token_ok(&mut state, listing, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -227,11 +229,11 @@ async fn metadata_roles(State(m): State<MockMetadata>, headers: HeaderMap) -> Re
 }
 
 async fn metadata_credentials(
-    State(m): State<MockMetadata>,
+    State(state): Metadata,
     Path(role): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let mut state = m.state.lock().expect("lock");
+    let mut state = state.lock().expect("lock");
     let what = format!("GET /latest/meta-data/ram/security-credentials/{role}");
     if !token_ok(&mut state, what, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -317,12 +319,13 @@ impl Env {
             .set("ALIBABA_CLOUD_STS_ENDPOINT", &sts.endpoint)
     }
 
-    /// One source without keys, reading call records from `ccc`.
-    fn load(&self, ccc: &str) -> Result<Settings, ConfigError> {
+    /// A config file with one source without keys, reading call records from `ccc`; returns its path.
+    fn write_config(&self, ccc: &str) -> String {
         let text = format!(
             r#"
 [database]
-url = "postgres://unused@127.0.0.1/unused"
+url = "postgres://unused@127.0.0.1:9/unused"
+acquire_timeout = "1s"
 
 [[sources]]
 name = "agent-1"
@@ -332,7 +335,11 @@ max_requests_per_second = 1000
 retry_for = "5s"
 "#
         );
-        let path = self.write("ccc-sync.toml", &text);
+        self.write("ccc-sync.toml", &text)
+    }
+
+    fn load(&self, ccc: &str) -> Result<Settings, ConfigError> {
+        let path = self.write_config(ccc);
         config::load(std::path::Path::new(&path), &self.vars)
     }
 
@@ -746,66 +753,42 @@ async fn fetched_secrets_never_show_in_debug_or_display() {
     }
 }
 
-/// Collects every log line written while it is the thread's subscriber.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
 #[tokio::test]
-async fn logs_name_the_credentials_in_use_and_never_a_secret_even_at_trace() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let sts = MockSts::start(vec![STS_ONE, STS_TWO]).await;
-    let ccc = MockCcc::start(vec![CCC_ONE, CCC_TWO]).await;
-    let (source, window, _env) = oidc_source(&sts, &ccc).await;
-    ccc.expire_token(STS_ONE.token);
+async fn ccc_sync_check_logs_the_credentials_it_uses_and_never_a_secret_even_at_trace() {
+    let sts = MockSts::start(vec![STS_ONE]).await;
+    let ccc = MockCcc::start(vec![CCC_ONE]).await;
+    let mut env = Env::new();
+    env.oidc(&sts, JWT_ONE).set("RUST_LOG", "trace");
+    let config = env.write_config(&ccc.endpoint);
+    let vars = env.vars.clone();
 
-    source
-        .fetcher
-        .page(&window, 1, &CancellationToken::new())
-        .await
-        .expect("page");
+    // Off the runtime's thread, so the mocks keep answering; the child gets exactly `vars`.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
+            .args(["--config", &config, "check"])
+            .env_clear()
+            .envs(vars)
+            .output()
+            .expect("run ccc-sync")
+    })
+    .await
+    .expect("join");
 
-    let text = logs.text();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        text.contains("Credentials found by the default chain"),
+        text.contains("Credentials found by the default chain") && text.contains(ROLE_ARN),
         "{text}"
     );
-    assert!(text.contains(ROLE_ARN), "{text}");
-    assert!(text.contains("Security token expired"), "{text}");
     assert!(
-        text.contains("access_key_id=STS.one") && text.contains("access_key_id=STS.two"),
+        text.contains("Fetched temporary credentials") && text.contains("STS.one"),
         "{text}"
     );
-    for secret in [
-        STS_ONE.secret,
-        STS_ONE.token,
-        STS_TWO.secret,
-        STS_TWO.token,
-        "JWT-ONE",
-    ] {
-        assert!(!text.contains(secret), "{secret} leaked into the logs");
+    assert!(text.contains("source agent-1: ok"), "{text}");
+    for secret in [STS_ONE.secret, STS_ONE.token, "JWT-ONE"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }
