@@ -260,7 +260,7 @@ impl App {
                 stop_time_ms: window.end_ms(),
             };
             let name = source.name();
-            let key = source.settings.credentials.access_key_id();
+            let key = &source.settings.credentials;
             let endpoint = &source.settings.client.endpoint;
             match crate::ccc::CccClient::new(
                 &source.settings.client,
@@ -270,17 +270,15 @@ impl App {
                     Ok(page) => {
                         let _ = writeln!(
                             out,
-                            "source {name}: ok ({endpoint}, key {key}, RequestId {})",
+                            "source {name}: ok ({endpoint}, {key}, RequestId {})",
                             page.request_id
                         );
                     }
                     Err(e) => {
                         ok = false;
                         let hint = e.hint().map(|h| format!(" Fix: {h}.")).unwrap_or_default();
-                        let _ = writeln!(
-                            out,
-                            "source {name}: FAILED ({endpoint}, key {key}): {e}.{hint}"
-                        );
+                        let _ =
+                            writeln!(out, "source {name}: FAILED ({endpoint}, {key}): {e}.{hint}");
                     }
                 },
                 Err(e) => {

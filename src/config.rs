@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
 
+use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
 
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
@@ -295,9 +296,24 @@ fn validate(
             "add a [[sources]] table with name and instance_id",
         );
     }
+    // Resolved once, when a source first needs it, so keyless sources share one cache of STS credentials.
+    let default_chain = std::cell::OnceCell::new();
+    let default_chain = || {
+        default_chain.get_or_init(|| {
+            let resolved = chain::resolve(env);
+            if let Ok(found) = &resolved {
+                tracing::info!(
+                    credentials = %found.origin,
+                    access_key_id = found.provider.access_key_id().unwrap_or("(fetched on first use)"),
+                    "Credentials found by the default chain"
+                );
+            }
+            resolved
+        })
+    };
     let mut sources = Vec::new();
     for (i, s) in raw.sources.into_iter().enumerate() {
-        let source = validate_source(i, s, env, &mut p);
+        let source = validate_source(i, s, &default_chain, &mut p);
         if sources
             .iter()
             .any(|o: &SourceSettings| o.name == source.name)
@@ -384,10 +400,13 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The default credential chain's verdict, resolved on first call.
+type DefaultChain<'a> = &'a dyn Fn() -> &'a Result<Found, NotFound>;
+
 fn validate_source(
     i: usize,
     s: RawSource,
-    env: &dyn Fn(&str) -> Option<String>,
+    default_chain: DefaultChain<'_>,
     p: &mut Problems,
 ) -> SourceSettings {
     let key = |k: &str| format!("sources[{i}].{k}");
@@ -503,7 +522,7 @@ fn validate_source(
             "use e.g. 5 (0.5 means one request every 2 s)",
         );
     }
-    let credentials = source_credentials(&key, &s, env, p);
+    let credentials = source_credentials(&key, &s, default_chain, p);
     SourceSettings {
         name,
         instance_id,
@@ -533,11 +552,11 @@ fn default_endpoint(region: Option<&str>) -> String {
     }
 }
 
-/// Credentials from the source's keys, else from `ALIBABA_CLOUD_ACCESS_KEY_ID` / `_SECRET` / `_SECURITY_TOKEN`.
+/// Credentials from the source's keys, else from the default chain (environment, OIDC, profiles, ECS role).
 fn source_credentials(
     key: &dyn Fn(&str) -> String,
     s: &RawSource,
-    env: &dyn Fn(&str) -> Option<String>,
+    default_chain: DefaultChain<'_>,
     p: &mut Problems,
 ) -> CredentialProvider {
     let placeholder = || {
@@ -595,21 +614,21 @@ fn source_credentials(
             );
             placeholder()
         }
-        (None, None, None) => match (
-            env("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-            env("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-        ) {
-            (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-                CredentialProvider::Static(Credentials {
-                    access_key_id: id,
-                    access_key_secret: SecretString::from(secret),
-                    security_token: env("ALIBABA_CLOUD_SECURITY_TOKEN")
-                        .filter(|t| !t.is_empty())
-                        .map(SecretString::from),
-                })
+        (None, None, None) => match default_chain() {
+            Ok(found) => found.provider.clone(),
+            Err(NotFound::Nothing { looked_at }) => {
+                p.add(
+                    key("access_key_id"),
+                    "(missing)",
+                    &format!("no credentials in the source, and the default chain found none ({})", looked_at.join("; ")),
+                    "set access_key_id + access_key_secret_file, or ALIBABA_CLOUD_ACCESS_KEY_ID + ALIBABA_CLOUD_ACCESS_KEY_SECRET, or run where an OIDC role (ALIBABA_CLOUD_ROLE_ARN), a CLI or INI profile, or an ECS RAM role (ALIBABA_CLOUD_ECS_METADATA) provides them",
+                );
+                placeholder()
             }
-            _ => {
-                p.add(key("access_key_id"), "(missing)", "no credentials in the source and none in the environment", "set access_key_id + access_key_secret_file, or ALIBABA_CLOUD_ACCESS_KEY_ID + ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+            Err(NotFound::Problem(problem)) => {
+                if !p.0.contains(problem) {
+                    p.0.push(problem.clone());
+                }
                 placeholder()
             }
         },
@@ -675,7 +694,7 @@ interval = "1m"
         assert_eq!(src.page_size, 100);
         assert_eq!(src.client.connect_timeout, Duration::from_secs(5));
         assert_eq!(src.client.read_timeout, Duration::from_secs(10));
-        assert_eq!(src.credentials.access_key_id(), "LTAI-id");
+        assert_eq!(src.credentials.access_key_id(), Some("LTAI-id"));
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
     }

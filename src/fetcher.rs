@@ -90,6 +90,15 @@ impl Fetcher {
         }
     }
 
+    /// One request, counted and timed for the metrics.
+    async fn send(&self, request: &PageRequest) -> Result<crate::ccc::ListPage, CccError> {
+        let started = Instant::now();
+        let result = self.client.list_recent_call_records(request).await;
+        let code = result.as_ref().map_or_else(CccError::code, |_| "OK");
+        crate::events::api_request(&self.source, code, started.elapsed());
+        result
+    }
+
     /// Fetches one page, retrying what may succeed later. Each attempt waits its turn under the rate limit.
     pub async fn page(
         &self,
@@ -104,13 +113,23 @@ impl Fetcher {
             start_time_ms: window.start_ms(),
             stop_time_ms: window.end_ms(),
         };
+        // An expired STS token is not retried as is: the credentials are fetched again and the page
+        // resent once, within the same attempt. A second expiry is fatal, as fresh keys did not help.
         let attempt = || async {
             self.limiter.until_ready().await;
-            let started = Instant::now();
-            let result = self.client.list_recent_call_records(&request).await;
-            let code = result.as_ref().map_or_else(CccError::code, |_| "OK");
-            crate::events::api_request(&self.source, code, started.elapsed());
-            result
+            match self.send(&request).await {
+                Err(e) if e.is_expired_token() => {
+                    tracing::info!(
+                        source = %self.source, window = %window, page = page_number,
+                        request_id = e.request_id(), credentials = %self.client.credentials(),
+                        "Security token expired; fetching new credentials"
+                    );
+                    self.client.credentials().invalidate();
+                    self.limiter.until_ready().await;
+                    self.send(&request).await
+                }
+                outcome => outcome,
+            }
         };
         let on_retry = |e: &CccError, wait: Duration, attempt: u32| {
             crate::events::api_retry(&self.source, e.code(), e.is_throttling());

@@ -133,7 +133,7 @@ impl CccClient {
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
             .build()
-            .map_err(|e| CccError::Credentials(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(CccError::Transport)?;
         let mut url = settings.endpoint.clone();
         url.set_path("/");
         url.set_query(None);
@@ -144,14 +144,14 @@ impl CccClient {
         })
     }
 
-    /// The credential provider, for logging the AccessKey id.
+    /// The credential provider: for logs, and to drop expired STS credentials.
     pub fn credentials(&self) -> &CredentialProvider {
         &self.credentials
     }
 
     /// Sends one page request, signed afresh (new nonce and timestamp), and classifies the answer.
     pub async fn list_recent_call_records(&self, req: &PageRequest) -> Result<ListPage, CccError> {
-        let credentials = self.credentials.credentials()?;
+        let credentials = self.credentials.credentials().await?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let signed = SignedRequest::build(
             ACTION,

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use super::credentials::CredentialsError;
+
 /// A failed `ListRecentCallRecords` request.
 #[derive(Debug, thiserror::Error)]
 pub enum CccError {
@@ -31,9 +33,10 @@ pub enum CccError {
         detail: String,
         retry_after: Option<Duration>,
     },
-    /// No usable credentials: a missing or unreadable secret file, an unreachable token service.
+    /// No usable credentials: a missing or unreadable secret file, a token service that is unreachable
+    /// or refuses; retried when the cause may pass.
     #[error("credentials unavailable: {0}")]
-    Credentials(String),
+    Credentials(#[from] CredentialsError),
 }
 
 /// An error and its causes on one line: reqwest's own message ("error sending request") hides the cause.
@@ -78,7 +81,7 @@ impl CccError {
                     || *http_status >= 500
                     || retry_after.is_some()
             }
-            CccError::Credentials(_) => false,
+            CccError::Credentials(e) => e.transient,
         }
     }
 
@@ -213,6 +216,29 @@ mod tests {
         };
         assert!(e.is_retryable());
         assert!(e.to_string().contains("ABC-1"));
+    }
+
+    #[test]
+    fn credential_failures_are_retried_only_when_transient() {
+        let failure = |transient| {
+            CccError::from(CredentialsError {
+                provider: "ECS RAM role (instance metadata)",
+                endpoint: "http://100.100.100.200/latest/api/token".into(),
+                detail: "operation timed out".into(),
+                fix: "run on ECS".into(),
+                transient,
+            })
+        };
+        assert!(failure(true).is_retryable());
+        assert!(!failure(false).is_retryable());
+        assert_eq!(failure(true).code(), "CredentialsUnavailable");
+        let shown = failure(false).to_string();
+        assert!(
+            shown.contains("ECS RAM role")
+                && shown.contains("100.100.100.200")
+                && shown.contains("Fix: run on ECS"),
+            "{shown}"
+        );
     }
 
     #[test]

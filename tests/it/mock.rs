@@ -1,6 +1,6 @@
 //! A scripted CCC endpoint on loopback for the spine's tests: it verifies signatures with the project's
-//! signer, serves a test-controlled record set newest first with real paging, scopes keys to agents, and
-//! fails chosen pages on demand.
+//! signer, serves a test-controlled record set newest first with real paging, scopes keys to agents,
+//! fails chosen pages on demand, and refuses STS tokens declared expired.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +27,10 @@ struct Script {
     records: Vec<Value>,
     faults: Vec<Fault>,
     requests: u32,
+    /// `SecurityToken`s answered with `InvalidSecurityToken.Expired`.
+    expired_tokens: Vec<String>,
+    /// `(AccessKeyId, SecurityToken)` of each request, in order.
+    signed_with: Vec<(String, Option<String>)>,
 }
 
 /// An access key the mock accepts; with an agent, it sees only calls in which that agent has a leg.
@@ -76,6 +80,20 @@ impl MockCcc {
     pub fn requests(&self) -> u32 {
         self.script.lock().expect("lock").requests
     }
+
+    /// From now on, requests carrying `token` are refused as the service refuses an expired STS token.
+    pub fn expire_token(&self, token: &str) {
+        self.script
+            .lock()
+            .expect("lock")
+            .expired_tokens
+            .push(token.to_owned());
+    }
+
+    /// The AccessKey id and `SecurityToken` of every request so far.
+    pub fn signed_with(&self) -> Vec<(String, Option<String>)> {
+        self.script.lock().expect("lock").signed_with.clone()
+    }
 }
 
 async fn serve(
@@ -85,10 +103,17 @@ async fn serve(
     _headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    mock.script.lock().expect("lock").requests += 1;
     let mut params = query.clone();
     for (k, v) in url_pairs(&body) {
         params.insert(k, v);
+    }
+    {
+        let mut script = mock.script.lock().expect("lock");
+        script.requests += 1;
+        script.signed_with.push((
+            params.get("AccessKeyId").cloned().unwrap_or_default(),
+            params.get("SecurityToken").cloned(),
+        ));
     }
     let Some(key) = mock
         .keys
@@ -111,6 +136,14 @@ async fn serve(
             400,
             "SignatureDoesNotMatch",
             &format!("server string to sign is:{sts}"),
+        );
+    }
+    let token = params.get("SecurityToken");
+    if token.is_some_and(|t| mock.script.lock().expect("lock").expired_tokens.contains(t)) {
+        return error(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
         );
     }
     let num = |k: &str| {
