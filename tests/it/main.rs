@@ -12,3 +12,4 @@ mod security;
 mod simulator;
 mod support;
 mod sync;
+mod warehouse;
