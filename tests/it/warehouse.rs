@@ -424,3 +424,60 @@ async fn a_call_upserted_with_a_new_start_time_takes_its_legs_to_the_new_day() {
         ["(2026-03-05,2026-03-05,1)"]
     );
 }
+
+/// One record as the service sends it, with `legs` agent legs of 100 s talk each.
+fn record(start_ms: i64, legs: usize) -> serde_json::Value {
+    let agents: Vec<_> = (1..=legs)
+        .map(|i| serde_json::json!({"AgentId": format!("a{i}"), "SkillGroupName": "Sales", "TalkTime": 100}))
+        .collect();
+    serde_json::json!({
+        "ContactId": "2001", "InstanceId": "i1", "StartTime": start_ms, "Duration": 300,
+        "ContactType": "Inbound", "ContactDisposition": "Success",
+        "CallingNumber": "13812345678", "CalledNumber": "02566806658",
+        "Agents": {"CallDetailAgent": agents},
+        "Recordings": {"Recording": [{"CallingNumber": "13812345678", "CalledNumber": "02566806658",
+                                      "FilePath": "oss://b/13812345678.wav"}]}
+    })
+}
+
+async fn write(db: &TestDb, item: serde_json::Value) {
+    let body = serde_json::json!({"RequestId": "r", "Success": true, "CallDetailRecords": {"List": [item]}});
+    let mut page =
+        ccc_sync::ccc::wire::parse_list_body(body.to_string().as_bytes()).expect("a page");
+    for r in &mut page.records {
+        ccc_sync::pii::PhoneNumbers::Masked.apply(r);
+    }
+    let mut tx = db.pool.begin().await.expect("begin");
+    ccc_sync::writer::write_calls(&mut tx, "i1", &page.records)
+        .await
+        .expect("written");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn what_the_writer_writes_is_dated_totalled_and_masked() {
+    let db = TestDb::new().await;
+    const CALL: &str = "SELECT ROW(c.business_date, c.leg_count, c.talk_time, \
+         (SELECT string_agg(DISTINCT a.business_date::text, ',') FROM ccc.agent_legs AS a \
+          WHERE a.contact_id = c.contact_id))::text FROM ccc.calls AS c";
+
+    // 2026-03-01 16:30 UTC is 2 March in Shanghai.
+    write(&db, record(1_772_382_600_000, 2)).await;
+    assert_eq!(rows(&db, CALL).await, ["(2026-03-02,2,200,2026-03-02)"]);
+
+    // The service corrects the start to 15:30 UTC (1 March in Shanghai) and drops a leg.
+    write(&db, record(1_772_379_000_000, 1)).await;
+    assert_eq!(rows(&db, CALL).await, ["(2026-03-01,1,100,2026-03-01)"]);
+
+    let stored = rows(
+        &db,
+        "SELECT c.raw::text || c.calling_number || c.called_number || r.calling_number || r.called_number \
+         || r.file_path FROM ccc.calls AS c JOIN ccc.recordings AS r USING (instance_id, contact_id)",
+    )
+    .await;
+    assert_eq!(stored.len(), 1);
+    for number in ["13812345678", "02566806658"] {
+        assert!(!stored[0].contains(number), "{number} in {}", stored[0]);
+    }
+    assert!(stored[0].contains("138****5678"), "{}", stored[0]);
+}
