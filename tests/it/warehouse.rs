@@ -481,3 +481,27 @@ async fn what_the_writer_writes_is_dated_totalled_and_masked() {
     }
     assert!(stored[0].contains("138****5678"), "{}", stored[0]);
 }
+
+#[tokio::test]
+async fn every_example_query_in_the_warehouse_guide_runs() {
+    let db = seeded().await;
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/warehouse.md"))
+        .expect("docs/warehouse.md");
+    let (_, examples) = guide
+        .split_once("## Example queries")
+        .expect("an Example queries section");
+
+    let queries: Vec<&str> = examples
+        .split("```sql")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(sql, _)| sql.trim()))
+        .collect();
+
+    assert_eq!(queries.len(), 10);
+    for sql in queries {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}\n{e}"));
+    }
+}
