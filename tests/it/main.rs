@@ -13,3 +13,4 @@ mod security;
 mod simulator;
 mod support;
 mod sync;
+mod warehouse;
