@@ -1,8 +1,9 @@
 -- Each call carries the totals of its agent legs, and each leg carries its call's business_date, both kept
 -- by triggers. Without them every daily view joins calls to legs call by call (about 3 µs a call, never in
 -- parallel: a month of 800,000 calls would take seconds); with them each view reads one table over an
--- indexed date range. Writers need not know: they write calls and legs as before. The cost is a second
--- version of each call row, written when its legs are.
+-- indexed date range. Other writers need not know: they write calls and legs as before, at the cost of a
+-- second version of each call row. ccc-sync's writer writes the totals with the call instead and sets
+-- ccc.leg_totals_from_writer for its transaction, which skips the recomputation.
 
 ALTER TABLE ccc.calls
     ADD COLUMN leg_count  integer NOT NULL DEFAULT 0,
@@ -12,7 +13,7 @@ ALTER TABLE ccc.calls
     ADD COLUMN hold_time  integer,
     ADD COLUMN work_time  integer;
 
-COMMENT ON COLUMN ccc.calls.leg_count IS 'Number of agent legs of the call (rows in ccc.agent_legs); 0 when it reached no agent. Kept by a trigger; not from the API, do not write it.';
+COMMENT ON COLUMN ccc.calls.leg_count IS 'Number of agent legs of the call (rows in ccc.agent_legs); 0 when it reached no agent. Kept by a trigger (or written by ccc-sync with the call); not from the API.';
 COMMENT ON COLUMN ccc.calls.queue_time IS 'Seconds the call waited in skill group queues: sum of CallDetailAgent.QueueTime over its legs, a NULL leg value counting as 0; NULL when the call has no legs. Kept by a trigger.';
 COMMENT ON COLUMN ccc.calls.ring_time IS 'Seconds agents'' phones rang: sum of CallDetailAgent.RingTime over its legs (NULL leg value as 0); NULL without legs. Kept by a trigger.';
 COMMENT ON COLUMN ccc.calls.talk_time IS 'Seconds agents talked with the customer: sum of CallDetailAgent.TalkTime over its legs (NULL leg value as 0); NULL without legs. Kept by a trigger.';
@@ -68,6 +69,11 @@ DECLARE
     instance_ids text[];
     contact_ids  text[];
 BEGIN
+    -- ccc-sync's writer computes the totals from the record it upserts, in the same statement as the call,
+    -- and says so for its transaction; recomputing them here would write every call row a second time.
+    IF current_setting('ccc.leg_totals_from_writer', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(n.instance_id), array_agg(n.contact_id) INTO instance_ids, contact_ids
           FROM new_legs AS n;
@@ -85,7 +91,7 @@ END
 $$;
 
 COMMENT ON FUNCTION ccc.agent_legs_refresh_calls() IS
-    'Trigger function: after legs are inserted, updated or deleted, recomputes the leg totals of their calls.';
+    'Trigger function: after legs are inserted, updated or deleted, recomputes the leg totals of their calls, unless the transaction set ccc.leg_totals_from_writer (ccc-sync writes them with the call).';
 
 CREATE TRIGGER agent_legs_refresh_calls_insert
     AFTER INSERT ON ccc.agent_legs REFERENCING NEW TABLE AS new_legs

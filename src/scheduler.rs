@@ -192,7 +192,9 @@ async fn write_window(
     report: &mut RunReport,
     cancel: &CancellationToken,
 ) -> Result<(), SyncError> {
-    let mut tx = pool.begin().await.map_err(SyncError::database(source))?;
+    let mut tx = writer::begin(pool)
+        .await
+        .map_err(SyncError::database(source))?;
     let (sender, mut pages) = mpsc::channel(PAGES_IN_FLIGHT);
     // The fetcher stops when this window's work stops, whatever the reason.
     let stop_fetching = cancel.child_token();

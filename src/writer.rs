@@ -58,10 +58,12 @@ pub async fn write_calls(
     let changed: Vec<(String, String)> = sqlx::query_as(
         "INSERT INTO ccc.calls AS c (instance_id, contact_id, start_time, duration, contact_type,
              contact_disposition, calling_number, called_number, agent_names, skill_group_names,
-             satisfaction, satisfaction_desc, feedback, extra_attr, raw)
+             satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
+             talk_time, hold_time, work_time)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::text[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[], $12::text[], $13::text[],
-             $14::text[], $15::jsonb[])
+             $14::text[], $15::jsonb[], $16::int4[], $17::int4[], $18::int4[], $19::int4[], $20::int4[],
+             $21::int4[])
          ON CONFLICT (instance_id, contact_id) DO UPDATE SET
              start_time = EXCLUDED.start_time, duration = EXCLUDED.duration,
              contact_type = EXCLUDED.contact_type, contact_disposition = EXCLUDED.contact_disposition,
@@ -69,7 +71,9 @@ pub async fn write_calls(
              agent_names = EXCLUDED.agent_names, skill_group_names = EXCLUDED.skill_group_names,
              satisfaction = EXCLUDED.satisfaction, satisfaction_desc = EXCLUDED.satisfaction_desc,
              feedback = EXCLUDED.feedback, extra_attr = EXCLUDED.extra_attr, raw = EXCLUDED.raw,
-             last_changed_at = now()
+             leg_count = EXCLUDED.leg_count, queue_time = EXCLUDED.queue_time,
+             ring_time = EXCLUDED.ring_time, talk_time = EXCLUDED.talk_time,
+             hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time, last_changed_at = now()
          WHERE c.raw IS DISTINCT FROM EXCLUDED.raw
          RETURNING instance_id, contact_id",
     )
@@ -88,6 +92,12 @@ pub async fn write_calls(
     .bind(&c.feedback)
     .bind(&c.extra_attr)
     .bind(&c.raw)
+    .bind(&c.leg_count)
+    .bind(&c.queue_time)
+    .bind(&c.ring_time)
+    .bind(&c.talk_time)
+    .bind(&c.hold_time)
+    .bind(&c.work_time)
     .fetch_all(&mut *conn)
     .await?;
     let mut stats = WriteStats {
@@ -517,6 +527,12 @@ struct CallColumns<'a> {
     feedback: Vec<Option<&'a str>>,
     extra_attr: Vec<Option<&'a str>>,
     raw: Vec<&'a Value>,
+    leg_count: Vec<i32>,
+    queue_time: Vec<Option<i32>>,
+    ring_time: Vec<Option<i32>>,
+    talk_time: Vec<Option<i32>>,
+    hold_time: Vec<Option<i32>>,
+    work_time: Vec<Option<i32>>,
 }
 
 impl<'a> CallColumns<'a> {
@@ -539,7 +555,40 @@ impl<'a> CallColumns<'a> {
         self.feedback.push(r.feedback.as_deref());
         self.extra_attr.push(r.extra_attr.as_deref());
         self.raw.push(&r.raw);
+        self.leg_count
+            .push(i32::try_from(r.agents.len()).unwrap_or(i32::MAX));
+        self.queue_time.push(leg_total(r, |l| l.queue_time));
+        self.ring_time.push(leg_total(r, |l| l.ring_time));
+        self.talk_time.push(leg_total(r, |l| l.talk_time));
+        self.hold_time.push(leg_total(r, |l| l.hold_time));
+        self.work_time.push(leg_total(r, |l| l.work_time));
     }
+}
+
+/// A call's total over its legs as the leg-totals trigger defines it: a missing leg value counts as 0, and a
+/// call without legs has no total.
+fn leg_total(r: &CallRecord, field: impl Fn(&crate::ccc::AgentLeg) -> Option<i32>) -> Option<i32> {
+    if r.agents.is_empty() {
+        return None;
+    }
+    let sum: i64 = r
+        .agents
+        .iter()
+        .map(|l| i64::from(field(l).unwrap_or(0)))
+        .sum();
+    Some(i32::try_from(sum).unwrap_or(i32::MAX))
+}
+
+/// Opens a window's transaction. The writer computes each call's leg totals itself, so the statement
+/// trigger that would recompute them (and write each call row twice) is told to stand aside.
+pub async fn begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('ccc.leg_totals_from_writer', 'on', true)")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 #[derive(Default)]

@@ -83,6 +83,26 @@ async fn watermark(db: &TestDb, source: &str) -> DateTime<Utc> {
 }
 
 /// Every row's physical version: a row that was rewritten gets a new one.
+/// Calls whose stored leg totals differ from what their legs add up to (the trigger's definition).
+async fn calls_with_wrong_leg_totals(db: &TestDb) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM ccc.calls c
+         CROSS JOIN LATERAL (
+             SELECT count(l.leg_no)::int AS n,
+                    sum(coalesce(l.queue_time, 0)) FILTER (WHERE l.leg_no IS NOT NULL)::int AS q,
+                    sum(coalesce(l.ring_time, 0)) FILTER (WHERE l.leg_no IS NOT NULL)::int AS r,
+                    sum(coalesce(l.talk_time, 0)) FILTER (WHERE l.leg_no IS NOT NULL)::int AS t,
+                    sum(coalesce(l.hold_time, 0)) FILTER (WHERE l.leg_no IS NOT NULL)::int AS h,
+                    sum(coalesce(l.work_time, 0)) FILTER (WHERE l.leg_no IS NOT NULL)::int AS w
+             FROM ccc.agent_legs l WHERE l.instance_id = c.instance_id AND l.contact_id = c.contact_id) s
+         WHERE (c.leg_count, c.queue_time, c.ring_time, c.talk_time, c.hold_time, c.work_time)
+               IS DISTINCT FROM (s.n, s.q, s.r, s.t, s.h, s.w)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("totals")
+}
+
 async fn row_versions(db: &TestDb) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT 'c' || contact_id, xmin::text FROM ccc.calls
@@ -137,6 +157,11 @@ async fn a_multi_page_window_lands_exactly_and_a_second_pass_rewrites_nothing() 
         .await
         .expect("raw");
     assert_eq!(raws, data, "each call keeps the record exactly as served");
+    assert_eq!(
+        calls_with_wrong_leg_totals(&db).await,
+        0,
+        "the writer's leg totals match the legs"
+    );
     assert_eq!(watermark(&db, "agent-1").await, t0);
 
     let before = row_versions(&db).await;
@@ -197,6 +222,7 @@ async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
     a2["SatisfactionDesc"] = json!("满意");
     let mut b2 = b.clone();
     b2["Agents"]["CallDetailAgent"][0]["TalkTime"] = json!("95");
+    b2["Agents"]["CallDetailAgent"][0]["HoldTime"] = Value::Null;
     mock.set_records(vec![a2, b2, c]);
     let pass = scheduler::sync_source(
         &db.pool,
@@ -228,6 +254,11 @@ async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
             .await
             .expect("r");
     assert_eq!(recordings, ["C1"], "A lost both recordings");
+    assert_eq!(
+        calls_with_wrong_leg_totals(&db).await,
+        0,
+        "totals follow the legs that changed"
+    );
     let (satisfaction, desc): (Option<i32>, Option<String>) = sqlx::query_as(
         "SELECT satisfaction, satisfaction_desc FROM ccc.calls WHERE contact_id = 'A1'",
     )
