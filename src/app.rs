@@ -86,8 +86,21 @@ impl App {
         db::migrate(&self.pool)
             .await
             .map_err(|e| self.db_error(e))?;
+        self.apply_warehouse_settings().await?;
         tracing::info!(database = %self.settings.database.display_url, "Migrations applied");
         Ok(())
+    }
+
+    /// Writes the configuration's warehouse settings where the BI views read them.
+    async fn apply_warehouse_settings(&self) -> Result<(), AppError> {
+        let zone = &self.settings.business_time_zone;
+        match db::set_business_time_zone(&self.pool, zone).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppError::Usage(format!(
+                "warehouse.business_time_zone = {zone:?}: PostgreSQL knows no such time zone. Fix: use an IANA name such as \"Asia/Shanghai\""
+            ))),
+            Err(e) => Err(self.db_error(e)),
+        }
     }
 
     /// Applies the migrations, waiting out a database that is not up yet (the daemon must not exit).
@@ -139,6 +152,7 @@ impl App {
             tracing::info!("Shutdown requested before the database was ready");
             return Ok(());
         }
+        self.apply_warehouse_settings().await?;
         health.set_migrated();
         scheduler::run(self.pool, self.sources, health, cancel).await;
         if let Some(server) = server {

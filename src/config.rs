@@ -13,6 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
+use crate::pii::{PhoneNumberMode, PhoneNumbers};
 
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
 pub const ENV_PREFIX: &str = "CCC_SYNC__";
@@ -24,6 +25,8 @@ pub struct Settings {
     pub sources: Vec<SourceSettings>,
     /// Where `/livez`, `/readyz` and `/metrics` are served; off when absent.
     pub server_listen: Option<std::net::SocketAddr>,
+    /// The IANA zone whose days the BI views count in; written to `ccc.settings` at start-up.
+    pub business_time_zone: String,
 }
 
 #[derive(Clone)]
@@ -70,6 +73,8 @@ pub struct SourceSettings {
     /// How often to re-sync `reconcile_span` to catch changes later than the lookback; `None` turns it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile_span: Duration,
+    /// What happens to phone numbers before anything is written (`[warehouse] phone_numbers`).
+    pub phone_numbers: PhoneNumbers,
 }
 
 /// The watermark of a source that has never synced.
@@ -135,6 +140,17 @@ struct RawSettings {
     sources: Vec<RawSource>,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    warehouse: RawWarehouse,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarehouse {
+    business_time_zone: Option<String>,
+    phone_numbers: Option<String>,
+    phone_number_hash_key_file: Option<PathBuf>,
+    phone_number_hash_key: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -311,9 +327,16 @@ fn validate(
             resolved
         })
     };
+    let phone_numbers = validate_phone_numbers(&raw.warehouse, &mut p);
+    let business_time_zone = raw
+        .warehouse
+        .business_time_zone
+        .clone()
+        .unwrap_or_else(|| "Asia/Shanghai".to_owned());
     let mut sources = Vec::new();
     for (i, s) in raw.sources.into_iter().enumerate() {
-        let source = validate_source(i, s, &default_chain, &mut p);
+        let mut source = validate_source(i, s, &default_chain, &mut p);
+        source.phone_numbers = phone_numbers.clone();
         if sources
             .iter()
             .any(|o: &SourceSettings| o.name == source.name)
@@ -344,9 +367,60 @@ fn validate(
             database,
             sources,
             server_listen,
+            business_time_zone,
         }),
         _ => Err(p.0),
     }
+}
+
+fn validate_phone_numbers(w: &RawWarehouse, p: &mut Problems) -> PhoneNumbers {
+    let text = w.phone_numbers.as_deref().unwrap_or("raw");
+    let mode = match text.parse::<PhoneNumberMode>() {
+        Ok(mode) => mode,
+        Err(e) => {
+            p.add(
+                "warehouse.phone_numbers",
+                format!("{text:?}"),
+                &e.to_string(),
+                "choose \"raw\", \"masked\" or \"hashed\"",
+            );
+            return PhoneNumbers::Raw;
+        }
+    };
+    let key = match (&w.phone_number_hash_key, &w.phone_number_hash_key_file) {
+        (Some(key), None) => Some(key.clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(SecretString::from(text.trim())),
+            Err(e) => {
+                p.add(
+                    "warehouse.phone_number_hash_key_file",
+                    path.display(),
+                    &format!("cannot be read ({e})"),
+                    "point it at a readable file holding the key",
+                );
+                return PhoneNumbers::Raw;
+            }
+        },
+        (Some(_), Some(_)) => {
+            p.add(
+                "warehouse.phone_number_hash_key",
+                "[REDACTED]",
+                "is set together with phone_number_hash_key_file",
+                "keep only the file",
+            );
+            return PhoneNumbers::Raw;
+        }
+        (None, None) => None,
+    };
+    PhoneNumbers::new(mode, key).unwrap_or_else(|e| {
+        p.add(
+            "warehouse.phone_number_hash_key_file",
+            "[REDACTED]",
+            &e.to_string(),
+            "write a random key of at least 32 bytes to a file, e.g. `openssl rand -hex 32`",
+        );
+        PhoneNumbers::Raw
+    })
 }
 
 fn validate_database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
@@ -541,6 +615,7 @@ fn validate_source(
         retry_for,
         reconcile_every,
         reconcile_span,
+        phone_numbers: PhoneNumbers::Raw,
     }
 }
 
@@ -697,6 +772,33 @@ interval = "1m"
         assert_eq!(src.credentials.access_key_id(), Some("LTAI-id"));
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
+    }
+
+    #[test]
+    fn phone_number_modes_need_their_key_and_are_named_when_wrong() {
+        let masked = load_text(
+            &format!("{MINIMAL}\n[warehouse]\nphone_numbers = \"masked\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(
+            masked.sources[0].phone_numbers.mode(),
+            PhoneNumberMode::Masked
+        );
+        assert_eq!(masked.business_time_zone, "Asia/Shanghai");
+        let found = problems(
+            &format!("{MINIMAL}\n[warehouse]\nphone_numbers = \"hashed\"\n"),
+            &keys(),
+        );
+        assert_eq!(found[0].key, "warehouse.phone_number_hash_key_file");
+        let found = problems(
+            &format!("{MINIMAL}\n[warehouse]\nphone_numbers = \"scrambled\"\n"),
+            &keys(),
+        );
+        assert_eq!(
+            (found[0].key.as_str(), found[0].value.as_str()),
+            ("warehouse.phone_numbers", "\"scrambled\"")
+        );
     }
 
     #[test]

@@ -55,3 +55,19 @@ pub fn pool(options: PgConnectOptions, max_connections: u32, acquire_timeout: Du
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options.application_name("ccc-sync"))
 }
+
+/// Writes the configured business time zone to `ccc.settings` (a change re-dates calls and legs).
+/// `Ok(false)` when PostgreSQL does not know the zone.
+pub async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE ccc.settings SET business_time_zone = $1 WHERE business_time_zone IS DISTINCT FROM $1",
+    )
+    .bind(zone)
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514") => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -190,6 +190,7 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
+        phone_numbers: crate::pii::PhoneNumbers::Raw,
     })
 }
 

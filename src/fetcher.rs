@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ccc::{CallRecord, CccClient, CccError, InvalidRecord, PageRequest};
+use crate::pii::PhoneNumbers;
 use crate::retry::{self, GaveUp, RetryPolicy};
 use crate::window::Window;
 
@@ -69,6 +70,8 @@ pub struct Fetcher {
     limiter: Arc<DefaultDirectRateLimiter>,
     retry: RetryPolicy,
     page_size: u32,
+    /// Applied to every record before it leaves the fetcher, so nothing unprotected reaches the writer.
+    phone_numbers: Arc<PhoneNumbers>,
 }
 
 impl Fetcher {
@@ -79,6 +82,7 @@ impl Fetcher {
         max_requests_per_second: f64,
         retry: RetryPolicy,
         page_size: u32,
+        phone_numbers: PhoneNumbers,
     ) -> Self {
         Fetcher {
             source: source.into(),
@@ -87,6 +91,7 @@ impl Fetcher {
             limiter: Arc::new(RateLimiter::direct(quota(max_requests_per_second))),
             retry,
             page_size,
+            phone_numbers: Arc::new(phone_numbers),
         }
     }
 
@@ -172,12 +177,19 @@ impl Fetcher {
             let last = received < self.page_size as usize;
             let mut records = page.records;
             records.retain(|r| seen.insert((r.instance_id.clone(), r.contact_id.clone())));
+            let mut invalid = page.invalid;
+            if !matches!(*self.phone_numbers, PhoneNumbers::Raw) {
+                records.iter_mut().for_each(|r| self.phone_numbers.apply(r));
+                invalid
+                    .iter_mut()
+                    .for_each(|i| self.phone_numbers.apply_to_json(&mut i.raw));
+            }
             let fetched = FetchedPage {
                 page_number,
                 request_id: page.request_id,
-                duplicates: received - records.len() - page.invalid.len(),
+                duplicates: received - records.len() - invalid.len(),
                 records,
-                invalid: page.invalid,
+                invalid,
                 received,
             };
             if pages.send(Ok(fetched)).await.is_err() || last {

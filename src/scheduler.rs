@@ -42,6 +42,7 @@ impl Source {
             settings.max_requests_per_second,
             RetryPolicy::requests(settings.retry_for),
             settings.page_size,
+            settings.phone_numbers.clone(),
         );
         Ok(Source { settings, fetcher })
     }

@@ -36,17 +36,17 @@ start_from = "6h"
 lookback = "2h"
 max_requests_per_second = 1000
 retry_for = "20s"
-{extra}
+{chunk}{extra}
 "#,
+        chunk = if extra.contains("chunk") {
+            ""
+        } else {
+            "chunk = \"12h\"\n"
+        },
         endpoint = mock.endpoint,
         id = key.id,
         secret = key.secret,
     );
-    let text = if extra.contains("chunk") {
-        text
-    } else {
-        text + "chunk = \"12h\"\n"
-    };
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ccc-sync.toml");
     std::fs::write(&path, text).expect("write config");
@@ -648,4 +648,62 @@ async fn a_due_reconciliation_catches_a_change_older_than_the_lookback() {
         ccc_sync::writer::RunKind::Incremental,
         "not due again for an hour"
     );
+}
+
+#[tokio::test]
+async fn masked_and_hashed_modes_leave_no_phone_number_anywhere_in_the_warehouse() {
+    for (mode, extra) in [
+        (
+            "masked",
+            "\n[warehouse]\nphone_numbers = \"masked\"\n".to_owned(),
+        ),
+        (
+            "hashed",
+            format!(
+                "\n[warehouse]\nphone_numbers = \"hashed\"\nphone_number_hash_key = \"{}\"\n",
+                "k".repeat(40)
+            ),
+        ),
+    ] {
+        let db = TestDb::new().await;
+        let mock = MockCcc::start(vec![KEY]).await;
+        let t0 = now();
+        mock.set_records(records(20, t0));
+        let src = source(&mock, "agent-1", &KEY, &extra);
+
+        scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+            .await
+            .expect("pass");
+
+        let everything: String = sqlx::query_scalar(
+            "SELECT concat((SELECT string_agg(c::text, ' ') FROM ccc.calls c),
+                           (SELECT string_agg(r::text, ' ') FROM ccc.recordings r))",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("dump");
+        for number in ["13621078901", "2566806658"] {
+            assert!(
+                !everything.contains(number),
+                "{mode}: {number} is still stored"
+            );
+        }
+        let calling: String = sqlx::query_scalar("SELECT calling_number FROM ccc.calls LIMIT 1")
+            .fetch_one(&db.pool)
+            .await
+            .expect("call");
+        match mode {
+            "masked" => assert_eq!(calling, "013*****8901"),
+            _ => assert!(
+                calling.starts_with("hmac:") && calling.len() == 5 + 64,
+                "{calling}"
+            ),
+        }
+        let distinct: i64 =
+            sqlx::query_scalar("SELECT count(DISTINCT calling_number) FROM ccc.calls")
+                .fetch_one(&db.pool)
+                .await
+                .expect("count");
+        assert_eq!(distinct, 1, "{mode}: one caller stays one caller");
+    }
 }
