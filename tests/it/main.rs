@@ -2,6 +2,7 @@
 
 mod cli;
 mod credentials;
+mod e2e;
 mod fuzz;
 mod mock;
 mod outage;
@@ -13,4 +14,5 @@ mod security;
 mod simulator;
 mod support;
 mod sync;
+mod truth;
 mod warehouse;
