@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real PostgreSQL, real HTTP servers on loopback.
 
 mod cli;
+mod crash;
 mod credentials;
 mod e2e;
 mod fuzz;

@@ -1,0 +1,165 @@
+//! The real binary, killed with SIGKILL at many moments of a backfill, restarted each time.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use ccc_sync::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+
+use crate::support::TestDb;
+use crate::truth::assert_warehouse_matches;
+
+const KILLS: usize = 25;
+
+/// After a kill: every call stored is one the service has, and every call up to the watermark is stored.
+async fn assert_watermark_not_ahead_of_data(db: &TestDb, truth: &[Value]) -> Option<DateTime<Utc>> {
+    let watermark: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT watermark FROM ccc.sync_state WHERE source = 'demo'")
+            .fetch_optional(&db.pool)
+            .await
+            .expect("state");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.calls")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    let Some(w) = watermark else {
+        assert_eq!(stored, 0, "calls were stored before any watermark existed");
+        return None;
+    };
+    let due = truth
+        .iter()
+        .filter(|r| {
+            r["StartTime"]
+                .as_i64()
+                .is_some_and(|t| t <= w.timestamp_millis())
+        })
+        .count();
+    let stored_up_to: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ccc.calls WHERE start_time <= $1")
+            .bind(w)
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert_eq!(
+        stored_up_to as usize, due,
+        "the watermark {w} is ahead of the data"
+    );
+    assert!(stored as usize >= due);
+    Some(w)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ahead_of_its_watermark()
+ {
+    let db = TestDb::new().await;
+    let at = ccc_sync::window::to_ms(Utc::now());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sim = simulator::start(
+        SimulatorConfig {
+            calls: 20_000,
+            days: 4,
+            anchor: at,
+            ..SimulatorConfig::default()
+        },
+        listener,
+    )
+    .await
+    .expect("simulator");
+    sim.set_now(at);
+    let truth = sim.truth(at, None);
+    let key = AccessKey::demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\n[[sources]]\nname = \"demo\"\ninstance_id = \"{DEMO_INSTANCE_ID}\"\nendpoint = \"{}\"\n\
+             access_key_id = \"{}\"\naccess_key_secret = \"{}\"\nstart_from = \"98h\"\nchunk = \"2h\"\n\
+             max_requests_per_second = 10000\n",
+            db.url,
+            sim.endpoint(),
+            key.id,
+            key.secret
+        ),
+    )
+    .expect("config");
+    let run = {
+        let config = config.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
+                .args([
+                    "--config",
+                    config.to_str().expect("utf-8"),
+                    "--log-level",
+                    "warn",
+                    "once",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn")
+        }
+    };
+
+    // Kill delays spread from before the first query to deep inside a window: a fixed pseudo-random sequence.
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut watermarks = Vec::new();
+    for _ in 0..KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(20 + seed % 900);
+        let mut child = run();
+        tokio::time::sleep(delay).await;
+        child.kill().expect("SIGKILL");
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("wait");
+        watermarks.push(assert_watermark_not_ahead_of_data(&db, &truth).await);
+    }
+    let advanced = watermarks.windows(2).filter(|w| w[0] != w[1]).count();
+    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs")
+        .fetch_one(&db.pool)
+        .await
+        .expect("runs");
+    eprintln!(
+        "{KILLS} kills; the watermark advanced between {advanced} of them; {committed} windows committed meanwhile"
+    );
+    assert!(
+        advanced >= 3,
+        "the kills should interleave with progress, not all land before it"
+    );
+
+    let mut finished = false;
+    for _ in 0..20 {
+        let out = tokio::task::spawn_blocking({
+            let child = run();
+            move || child.wait_with_output()
+        })
+        .await
+        .expect("join")
+        .expect("output");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the final run failed: {said}");
+        if !said.contains("skipped") {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(finished, "a dead run's lock was never released");
+    assert_warehouse_matches(&db.pool, &truth).await;
+    let duplicated: i64 = sqlx::query_scalar(
+        "SELECT count(*) - count(DISTINCT (instance_id, contact_id)) FROM ccc.calls",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(duplicated, 0);
+    sim.shutdown().await;
+}
