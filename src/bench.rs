@@ -652,9 +652,13 @@ async fn serve_all(
     })
 }
 
-/// A pass after the backfill, with nothing new: requests served, transactions committed in the sync's
-/// database (backends report them on exit, so the pass runs on a pool of its own, closed after), and this
-/// process's CPU time over it (the simulator's answer included).
+/// A pass after the backfill, with nothing new, on a warm pool as the daemon runs it: the requests it
+/// made, its transactions in the sync's database, and this process's CPU time over it (the simulator's
+/// answer included).
+///
+/// Backends report their transactions when they exit, so each count runs its passes on a pool of its own,
+/// closed after; the transactions of one warm pass are those of two passes less those of one (which also
+/// prepares each statement on its new connection, outside any transaction).
 async fn idle_pass(
     sim: &simulator::SimulatorHandle,
     source: &Source,
@@ -662,25 +666,40 @@ async fn idle_pass(
     admin: &PgConnectOptions,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Idle> {
-    let warm = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
-    scheduler::sync_source(&warm, source, Utc::now(), cancel).await?;
-    warm.close().await;
-    let transactions_before = transactions(admin, database).await?;
-    let pool = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
-    drop(pool.acquire().await?);
-    let requests_before = sim.requests().total;
-    let cpu_before = process_cpu();
-    scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
-    let cpu = process_cpu().saturating_sub(cpu_before);
-    let requests = sim.requests().total - requests_before;
-    pool.close().await;
-    // The reading of `transactions_before` was itself one transaction.
-    let transactions = transactions(admin, database).await? - transactions_before - 1;
+    let one = passes_on_a_fresh_pool(1, sim, source, database, admin, cancel).await?;
+    let two = passes_on_a_fresh_pool(2, sim, source, database, admin, cancel).await?;
     Ok(Idle {
-        requests,
-        transactions,
-        cpu,
+        transactions: two.transactions - one.transactions,
+        ..two
     })
+}
+
+/// Runs `n` passes on a new pool; the requests and CPU time are the last pass's, the transactions all of
+/// them.
+async fn passes_on_a_fresh_pool(
+    n: usize,
+    sim: &simulator::SimulatorHandle,
+    source: &Source,
+    database: &PgConnectOptions,
+    admin: &PgConnectOptions,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Idle> {
+    // What reading the counter costs, measured by reading it twice with nothing in between.
+    let first_reading = transactions(admin, database).await?;
+    let before = transactions(admin, database).await?;
+    let reading = before - first_reading;
+    let pool = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
+    let mut last = Idle::default();
+    for _ in 0..n {
+        let requests = sim.requests().total;
+        let cpu = process_cpu();
+        scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
+        last.cpu = process_cpu().saturating_sub(cpu);
+        last.requests = sim.requests().total - requests;
+    }
+    pool.close().await;
+    last.transactions = transactions(admin, database).await? - before - reading;
+    Ok(last)
 }
 
 fn process_cpu() -> Duration {

@@ -76,8 +76,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo talks to a person: its own lines carry the story, so logs default to warnings only.
-    let quiet = matches!(cli.command, Command::Demo(_)) && std::env::var_os("RUST_LOG").is_none();
-    let level = cli.log_level.as_deref().or(quiet.then_some("warn"));
+    let quiet = match cli.command {
+        Command::Demo(_) => Some("warn"),
+        // The bench's table is its output; a slow bulk statement is expected there, not news.
+        Command::Bench(_) => Some("error"),
+        _ => None,
+    }
+    .filter(|_| std::env::var_os("RUST_LOG").is_none());
+    let level = cli.log_level.as_deref().or(quiet);
     telemetry::init(cli.log_format, level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -25,11 +25,11 @@ use crate::window::{self, Window};
 use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
 
 /// Pages buffered between the fetcher and the writer: enough to overlap requests with a write.
-const PAGES_IN_FLIGHT: usize = 8;
+const PAGES_IN_FLIGHT: usize = 4;
 
 /// Records written by one set of statements. Fewer round trips per record until PostgreSQL's own work per
 /// row dominates; small enough that a batch (with its column arrays) stays a few megabytes.
-pub const BATCH_RECORDS: usize = 2_000;
+pub const BATCH_RECORDS: usize = 1_000;
 
 /// Windows of one pass fetched and written at the same time. They still commit one by one, oldest first,
 /// so the watermark never passes a window that has not committed.
