@@ -318,7 +318,7 @@ pub async fn quarantine(
 }
 
 /// A source's persisted position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SourceState {
     /// Everything before this instant is in the warehouse (up to the lookback's late arrivals).
     pub watermark: DateTime<Utc>,
@@ -335,8 +335,7 @@ pub async fn load_state(
 ) -> Result<SourceState, sqlx::Error> {
     // The SELECT does not see the row the INSERT adds (one snapshot), so exactly one branch answers, except
     // when another session created the row after our snapshot: then the plain read below finds it.
-    let state: Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        sqlx::query_as(
+    let state: Option<SourceState> = sqlx::query_as(
             "WITH created AS (
                  INSERT INTO ccc.sync_state (source, instance_id, watermark) VALUES ($1, $2, $3)
                  ON CONFLICT (source) DO NOTHING
@@ -350,8 +349,8 @@ pub async fn load_state(
         .bind(start)
         .fetch_optional(&mut *conn)
         .await?;
-    let (watermark, last_success_at, last_reconciled_at) = match state {
-        Some(state) => state,
+    match state {
+        Some(state) => Ok(state),
         None => {
             sqlx::query_as(
                 "SELECT watermark, last_success_at, last_reconciled_at FROM ccc.sync_state
@@ -359,14 +358,9 @@ pub async fn load_state(
             )
             .bind(source)
             .fetch_one(&mut *conn)
-            .await?
+            .await
         }
-    };
-    Ok(SourceState {
-        watermark,
-        last_success_at,
-        last_reconciled_at,
-    })
+    }
 }
 
 /// What kind of pass a window belongs to; recorded in `ccc.sync_runs.kind`.

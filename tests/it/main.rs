@@ -5,6 +5,7 @@ mod credentials;
 mod fuzz;
 mod mock;
 mod outage;
+mod perf;
 mod proxy;
 mod replicas;
 mod schema;
