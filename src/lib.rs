@@ -12,9 +12,11 @@
 //! Around it: [`config`] (typed, validated settings), [`db`] (pool and migrations), [`pii`] (what is kept
 //! of phone numbers), [`telemetry`] (logs), [`events`] (metrics), [`health`] and [`server`] (`/livez`,
 //! `/readyz`, `/metrics`), and [`app`] (the commands the binary runs). [`simulator`] is the built-in CCC
-//! service for the demo, tests and benchmarks.
+//! service for the demo, tests and benchmarks; [`bench`] measures a backfill from it against the
+//! database's own bulk-load limit.
 
 pub mod app;
+pub mod bench;
 pub mod ccc;
 pub mod config;
 pub mod db;

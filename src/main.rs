@@ -63,6 +63,8 @@ enum Command {
     Simulate(ccc_sync::simulator::SimulateArgs),
     /// Sync a few days of simulated calls into DATABASE_URL and show what a dashboard sees; needs no config file.
     Demo(ccc_sync::demo::DemoArgs),
+    /// Measure a backfill from the simulator against the database's bulk-load limit; needs no config file.
+    Bench(ccc_sync::bench::BenchArgs),
     /// Validate the config, reach the database, make one signed request per source, print a verdict.
     Check {
         /// Only validate the configuration; contact nothing.
@@ -74,8 +76,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo talks to a person: its own lines carry the story, so logs default to warnings only.
-    let quiet = matches!(cli.command, Command::Demo(_)) && std::env::var_os("RUST_LOG").is_none();
-    let level = cli.log_level.as_deref().or(quiet.then_some("warn"));
+    let quiet = match cli.command {
+        Command::Demo(_) => Some("warn"),
+        // The bench's table is its output; a slow bulk statement is expected there, not news.
+        Command::Bench(_) => Some("error"),
+        _ => None,
+    }
+    .filter(|_| std::env::var_os("RUST_LOG").is_none());
+    let level = cli.log_level.as_deref().or(quiet);
     telemetry::init(cli.log_format, level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -95,9 +103,18 @@ fn main() -> ExitCode {
                     .await
                     .map(|report| print!("{report}")),
             ),
+            Command::Bench(args) => standalone(bench(args, cancel).await),
             command => with_config(&cli.config, command, cancel).await,
         }
     })
+}
+
+/// Runs the bench with this binary as the sync under test and prints its table.
+async fn bench(args: ccc_sync::bench::BenchArgs, cancel: CancellationToken) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let report = ccc_sync::bench::run(&args, &exe, &cancel).await?;
+    print!("{report}");
+    Ok(())
 }
 
 /// Commands that need no configuration: their errors are runtime failures.
@@ -199,7 +216,7 @@ async fn execute(
             );
             Ok(())
         }
-        Command::Simulate(_) | Command::Demo(_) => {
+        Command::Simulate(_) | Command::Demo(_) | Command::Bench(_) => {
             unreachable!("dispatched before the config is loaded")
         }
         Command::Check { offline: false } => {

@@ -5,25 +5,35 @@
 //! pass (the windows from `watermark − lookback` to now, plus a reconciliation span when due); [`run`] repeats
 //! passes until shutdown, which is honoured only between pages and windows (an interrupted window rolls back).
 
+use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt as _;
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{CccClient, CccError};
+use crate::ccc::{CallRecord, CccClient, CccError};
 use crate::config::SourceSettings;
-use crate::fetcher::{FetchError, Fetcher};
+use crate::fetcher::{FetchError, FetchedPage, Fetcher};
 use crate::health::Health;
 use crate::lock::SourceLock;
 use crate::retry::RetryPolicy;
 use crate::window::{self, Window};
 use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
 
-/// Pages buffered between the fetcher and the writer: enough to overlap a request with a write.
+/// Pages buffered between the fetcher and the writer: enough to overlap requests with a write.
 const PAGES_IN_FLIGHT: usize = 4;
+
+/// Records written by one set of statements. Fewer round trips per record until PostgreSQL's own work per
+/// row dominates; small enough that a batch (with its column arrays) stays a few megabytes.
+pub const BATCH_RECORDS: usize = 1_000;
+
+/// Windows of one pass fetched and written at the same time. They still commit one by one, oldest first,
+/// so the watermark never passes a window that has not committed.
+pub const WINDOWS_IN_FLIGHT: usize = 2;
 
 /// A configured source with its client, ready to sync.
 #[derive(Clone)]
@@ -131,6 +141,30 @@ pub async fn sync_window(
     kind: RunKind,
     cancel: &CancellationToken,
 ) -> Result<RunReport, SyncError> {
+    let (committed, _) = oneshot::channel();
+    let turn = Turn {
+        after: None,
+        committed,
+    };
+    sync_window_in_turn(pool, source, window, kind, cancel, turn).await
+}
+
+/// A window's place in the commit order of its pass.
+struct Turn {
+    /// Resolves when the previous window has committed; an error means it did not, so neither may this one.
+    after: Option<oneshot::Receiver<()>>,
+    /// Told once this window has committed.
+    committed: oneshot::Sender<()>,
+}
+
+async fn sync_window_in_turn(
+    pool: &PgPool,
+    source: &Source,
+    window: Window,
+    kind: RunKind,
+    cancel: &CancellationToken,
+    turn: Turn,
+) -> Result<RunReport, SyncError> {
     let mut report = RunReport {
         source: source.name().to_owned(),
         kind,
@@ -142,7 +176,7 @@ pub async fn sync_window(
         started_at: Utc::now(),
     };
     let started = Instant::now();
-    let result = write_window(pool, source, &mut report, cancel).await;
+    let result = write_window(pool, source, &mut report, cancel, turn).await;
     match &result {
         Ok(()) => crate::events::window_committed(&report),
         Err(SyncError::Interrupted) => {}
@@ -187,12 +221,18 @@ pub async fn sync_window(
     result.map(|()| report)
 }
 
+/// Streams the window's pages into its transaction, a batch of about [`BATCH_RECORDS`] records at a time,
+/// then waits for its turn to journal the window, move the watermark and commit.
 async fn write_window(
     pool: &PgPool,
     source: &Source,
     report: &mut RunReport,
     cancel: &CancellationToken,
+    turn: Turn,
 ) -> Result<(), SyncError> {
+    if cancel.is_cancelled() {
+        return Err(SyncError::Interrupted);
+    }
     let mut tx = writer::begin(pool)
         .await
         .map_err(SyncError::database(source))?;
@@ -203,53 +243,85 @@ async fn write_window(
     let fetcher = source.fetcher.clone();
     let window = report.window;
     tokio::spawn(async move { fetcher.fetch_window(window, sender, stop_fetching).await });
-    while let Some(page) = pages.recv().await {
-        let page = match page {
-            Ok(page) => page,
-            Err(FetchError::Cancelled) => return Err(SyncError::Interrupted),
-            Err(error) => {
-                return Err(SyncError::Fetch {
-                    source_name: source.name().to_owned(),
-                    window,
-                    error,
-                });
+    let mut batch: Vec<CallRecord> = Vec::new();
+    let mut done = false;
+    while !done {
+        let page = pages.recv().await;
+        done = page.is_none();
+        if let Some(page) = page {
+            let page = match page {
+                Ok(page) => page,
+                Err(FetchError::Cancelled) => return Err(SyncError::Interrupted),
+                Err(error) => {
+                    return Err(SyncError::Fetch {
+                        source_name: source.name().to_owned(),
+                        window,
+                        error,
+                    });
+                }
+            };
+            if cancel.is_cancelled() {
+                return Err(SyncError::Interrupted);
             }
-        };
-        if cancel.is_cancelled() {
-            return Err(SyncError::Interrupted);
-        }
-        let mut written = writer::write_calls(&mut tx, &source.settings.instance_id, &page.records)
-            .await
-            .map_err(SyncError::database(source))?;
-        if !page.invalid.is_empty() {
-            written.quarantined =
-                writer::quarantine(&mut tx, source.name(), &page.request_id, &page.invalid)
-                    .await
-                    .map_err(SyncError::database(source))?;
-            tracing::warn!(
+            let quarantined = quarantine(&mut tx, source, window, &page).await?;
+            tracing::debug!(
                 source = source.name(), window = %window, page = page.page_number, request_id = %page.request_id,
-                invalid = page.invalid.len(), newly_quarantined = written.quarantined,
-                reasons = ?page.invalid.iter().map(|i| i.reason.as_str()).collect::<Vec<_>>(),
-                "Records without identity kept in ccc.quarantined_records"
+                records = page.received, duplicates = page.duplicates, "Page received"
             );
+            report.pages += 1;
+            report.records += page.received as u64;
+            report.duplicates += page.duplicates as u64;
+            report.written.quarantined += quarantined;
+            batch.extend(page.records);
         }
-        tracing::debug!(
-            source = source.name(), window = %window, page = page.page_number, request_id = %page.request_id,
-            records = page.received, duplicates = page.duplicates, rows_written = written.rows(),
-            "Page written"
-        );
-        report.pages += 1;
-        report.records += page.received as u64;
-        report.duplicates += page.duplicates as u64;
-        report.written.add(written);
+        if batch.len() >= BATCH_RECORDS || (done && !batch.is_empty()) {
+            let written = writer::write_calls(&mut tx, &source.settings.instance_id, &batch)
+                .await
+                .map_err(SyncError::database(source))?;
+            tracing::debug!(
+                source = source.name(), window = %window, records = batch.len(),
+                rows_written = written.rows(), "Batch written"
+            );
+            report.written.add(written);
+            batch.clear();
+        }
     }
     if cancel.is_cancelled() {
+        return Err(SyncError::Interrupted);
+    }
+    if let Some(previous) = turn.after
+        && previous.await.is_err()
+    {
         return Err(SyncError::Interrupted);
     }
     writer::finish_window(&mut tx, report)
         .await
         .map_err(SyncError::database(source))?;
-    tx.commit().await.map_err(SyncError::database(source))
+    tx.commit().await.map_err(SyncError::database(source))?;
+    let _ = turn.committed.send(());
+    Ok(())
+}
+
+/// Keeps a page's invalid records in quarantine, with the request that brought them.
+async fn quarantine(
+    tx: &mut sqlx::PgConnection,
+    source: &Source,
+    window: Window,
+    page: &FetchedPage,
+) -> Result<u64, SyncError> {
+    if page.invalid.is_empty() {
+        return Ok(0);
+    }
+    let kept = writer::quarantine(tx, source.name(), &page.request_id, &page.invalid)
+        .await
+        .map_err(SyncError::database(source))?;
+    tracing::warn!(
+        source = source.name(), window = %window, page = page.page_number, request_id = %page.request_id,
+        invalid = page.invalid.len(), newly_quarantined = kept,
+        reasons = ?page.invalid.iter().map(|i| i.reason.as_str()).collect::<Vec<_>>(),
+        "Records without identity kept in ccc.quarantined_records"
+    );
+    Ok(kept)
 }
 
 /// One pass over one source: from `lookback` before the watermark to `now`, in chunks, oldest first; when a
@@ -340,6 +412,8 @@ pub async fn backfill(
     })
 }
 
+/// Syncs `windows` oldest first, [`WINDOWS_IN_FLIGHT`] at a time; each commits only after the one before it,
+/// and the first failure ends the pass, rolling back the windows still in flight.
 async fn run_windows(
     pool: &PgPool,
     source: &Source,
@@ -347,14 +421,111 @@ async fn run_windows(
     kind: RunKind,
     cancel: &CancellationToken,
 ) -> Result<Vec<RunReport>, SyncError> {
+    let mut progress = Progress::new(source.name(), windows.len());
     let mut reports = Vec::with_capacity(windows.len());
-    for window in windows {
-        if cancel.is_cancelled() {
-            return Err(SyncError::Interrupted);
-        }
-        reports.push(sync_window(pool, source, window, kind, cancel).await?);
+    let mut previous: Option<oneshot::Receiver<()>> = None;
+    let turns = windows.into_iter().map(|window| {
+        let (committed, next) = oneshot::channel();
+        let turn = Turn {
+            after: previous.replace(next),
+            committed,
+        };
+        sync_window_in_turn(pool, source, window, kind, cancel, turn)
+    });
+    let mut committed = futures::stream::iter(turns).buffered(WINDOWS_IN_FLIGHT);
+    while let Some(report) = committed.next().await {
+        let report = report?;
+        progress.window_committed(report.records);
+        reports.push(report);
     }
+    progress.finish();
     Ok(reports)
+}
+
+/// Progress of a pass with many windows (a backfill, a first pass): calls done, rate and ETA, as a bar on
+/// a terminal and a log line every [`Progress::LOG_EVERY`] otherwise.
+struct Progress<'a> {
+    source: &'a str,
+    windows: usize,
+    done: usize,
+    calls: u64,
+    started: Instant,
+    shown: Instant,
+    terminal: bool,
+}
+
+impl<'a> Progress<'a> {
+    /// Passes with fewer windows finish too soon to need it.
+    const MIN_WINDOWS: usize = 8;
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+    const DRAW_EVERY: Duration = Duration::from_millis(200);
+
+    fn new(source: &'a str, windows: usize) -> Self {
+        let now = Instant::now();
+        Progress {
+            source,
+            windows,
+            done: 0,
+            calls: 0,
+            started: now,
+            shown: now,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn window_committed(&mut self, records: u64) {
+        self.done += 1;
+        self.calls += records;
+        if self.windows < Self::MIN_WINDOWS {
+            return;
+        }
+        let every = if self.terminal {
+            Self::DRAW_EVERY
+        } else {
+            Self::LOG_EVERY
+        };
+        if self.shown.elapsed() < every && self.done < self.windows {
+            return;
+        }
+        self.shown = Instant::now();
+        let elapsed = self.started.elapsed();
+        let rate = self.calls as f64 / elapsed.as_secs_f64().max(0.001);
+        let eta = elapsed.mul_f64((self.windows - self.done) as f64 / self.done as f64);
+        if self.terminal {
+            eprint!(
+                "\r{}",
+                progress_bar(self.done, self.windows, self.calls, rate, eta)
+            );
+        } else {
+            tracing::info!(
+                source = self.source,
+                windows_done = self.done,
+                windows = self.windows,
+                calls = self.calls,
+                calls_per_second = rate.round() as u64,
+                eta_s = eta.as_secs(),
+                "Pass progress"
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal && self.windows >= Self::MIN_WINDOWS {
+            eprintln!();
+        }
+    }
+}
+
+/// `[#######                       ] 12/48 windows, 52000 calls, 31000 calls/s, ETA 5s`
+fn progress_bar(done: usize, total: usize, calls: u64, rate: f64, eta: Duration) -> String {
+    const WIDTH: usize = 30;
+    let filled = done.min(total) * WIDTH / total.max(1);
+    format!(
+        "[{}{}] {done}/{total} windows, {calls} calls, {rate:.0} calls/s, ETA {}s",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled),
+        eta.as_secs()
+    )
 }
 
 /// One pass over every source, concurrently; what `ccc-sync once` does.

@@ -318,7 +318,7 @@ pub async fn quarantine(
 }
 
 /// A source's persisted position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SourceState {
     /// Everything before this instant is in the warehouse (up to the lookback's late arrivals).
     pub watermark: DateTime<Utc>,
@@ -326,33 +326,41 @@ pub struct SourceState {
     pub last_reconciled_at: Option<DateTime<Utc>>,
 }
 
-/// Reads a source's state, creating it at `start` on first use.
+/// Reads a source's state, creating it at `start` on first use, in one statement.
 pub async fn load_state(
     conn: &mut PgConnection,
     source: &str,
     instance_id: &str,
     start: DateTime<Utc>,
 ) -> Result<SourceState, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO ccc.sync_state (source, instance_id, watermark) VALUES ($1, $2, $3)
-         ON CONFLICT (source) DO NOTHING",
-    )
-    .bind(source)
-    .bind(instance_id)
-    .bind(start)
-    .execute(&mut *conn)
-    .await?;
-    let (watermark, last_success_at, last_reconciled_at) = sqlx::query_as(
-        "SELECT watermark, last_success_at, last_reconciled_at FROM ccc.sync_state WHERE source = $1",
-    )
-    .bind(source)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(SourceState {
-        watermark,
-        last_success_at,
-        last_reconciled_at,
-    })
+    // The SELECT does not see the row the INSERT adds (one snapshot), so exactly one branch answers, except
+    // when another session created the row after our snapshot: then the plain read below finds it.
+    let state: Option<SourceState> = sqlx::query_as(
+            "WITH created AS (
+                 INSERT INTO ccc.sync_state (source, instance_id, watermark) VALUES ($1, $2, $3)
+                 ON CONFLICT (source) DO NOTHING
+                 RETURNING watermark, last_success_at, last_reconciled_at)
+             SELECT watermark, last_success_at, last_reconciled_at FROM created
+             UNION ALL
+             SELECT watermark, last_success_at, last_reconciled_at FROM ccc.sync_state WHERE source = $1",
+        )
+        .bind(source)
+        .bind(instance_id)
+        .bind(start)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match state {
+        Some(state) => Ok(state),
+        None => {
+            sqlx::query_as(
+                "SELECT watermark, last_success_at, last_reconciled_at FROM ccc.sync_state
+                 WHERE source = $1",
+            )
+            .bind(source)
+            .fetch_one(&mut *conn)
+            .await
+        }
+    }
 }
 
 /// What kind of pass a window belongs to; recorded in `ccc.sync_runs.kind`.

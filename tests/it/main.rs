@@ -7,6 +7,7 @@ mod e2e;
 mod fuzz;
 mod mock;
 mod outage;
+mod perf;
 mod proxy;
 mod replicas;
 mod schema;

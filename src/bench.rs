@@ -1,0 +1,871 @@
+//! `ccc-sync bench`: a backfill from the built-in simulator measured against the database's own limit, on
+//! the same rows in the same run, with the figures the performance targets are stated in.
+//!
+//! The simulator runs in this process; each sync runs as a `ccc-sync once` child against a database the
+//! bench creates (and drops), so its wall time, CPU time and peak RSS are the sync's alone. The limit is a
+//! staged COPY of the synced rows into temporary tables of a second fresh database followed by one
+//! `INSERT … ON CONFLICT` per table, as a hand-written bulk load would do it.
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt as _;
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+// Every dynamic statement here is built from this file's constants and the bench's own database names.
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
+use crate::config::{SourceSettings, StartFrom, redact_url};
+use crate::scheduler::{self, Source};
+use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use crate::window;
+
+/// Options of `ccc-sync bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// A database on the server to bench; the bench creates two databases beside it and drops them.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Calls the simulator generates and the backfill syncs.
+    #[arg(long, default_value_t = 200_000)]
+    pub calls: usize,
+    /// Days of history they span (the backfill's windows are 6 hours).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+}
+
+/// The source the bench configures.
+const SOURCE: &str = "bench";
+/// The window length of the bench's source, the default of the configuration.
+const CHUNK: Duration = Duration::from_secs(6 * 3_600);
+/// The largest page `ListRecentCallRecords` serves.
+const PAGE_SIZE: u32 = 100;
+
+/// Rows of the three tables.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    pub calls: u64,
+    pub legs: u64,
+    pub recordings: u64,
+}
+
+impl Rows {
+    pub fn total(&self) -> u64 {
+        self.calls + self.legs + self.recordings
+    }
+}
+
+/// One timed run: what it moved, how long it took, and what the process doing it used.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timed {
+    pub calls: u64,
+    pub rows: u64,
+    pub wall: Duration,
+    /// CPU time of the sync process (user + system); `None` when the work was not a process of its own.
+    pub cpu: Option<Duration>,
+    /// Peak resident set size of the sync process.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl Timed {
+    pub fn calls_per_second(&self) -> f64 {
+        self.calls as f64 / self.wall.as_secs_f64().max(1e-6)
+    }
+
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.wall.as_secs_f64().max(1e-6)
+    }
+}
+
+/// What an idle pass (nothing new) cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Idle {
+    pub requests: u64,
+    pub transactions: i64,
+    pub cpu: Duration,
+}
+
+/// Everything one bench run measured, with the counts it checked.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub calls: usize,
+    pub days: u32,
+    pub postgres: String,
+    /// What the simulator serves, counted from its ground truth.
+    pub truth: Rows,
+    /// What the backfill left in the warehouse.
+    pub synced: Rows,
+    /// What the staged COPY left in its database.
+    pub copied: Rows,
+    /// Rows the re-sync of unchanged data wrote (0 when nothing was rewritten).
+    pub resync_rows_written: u64,
+    pub backfill: Timed,
+    pub staged_copy: Timed,
+    pub resync: Timed,
+    /// Paging every window through the client with no database: what the simulator can serve.
+    pub serving: Timed,
+    pub idle: Idle,
+}
+
+/// Runs the bench; `exe` is the `ccc-sync` binary the syncs run as.
+pub async fn run(
+    args: &BenchArgs,
+    exe: &Path,
+    cancel: &CancellationToken,
+) -> anyhow::Result<BenchReport> {
+    ensure!(
+        args.calls > 0 && args.days > 0,
+        "--calls and --days must be positive"
+    );
+    let admin_options = PgConnectOptions::from_str(&args.database_url).with_context(|| {
+        format!(
+            "DATABASE_URL {} is not a PostgreSQL URL",
+            redact_url(&args.database_url)
+        )
+    })?;
+    let mut admin = PgConnection::connect_with(&admin_options)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url(&args.database_url)))?;
+    let postgres: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&mut admin)
+        .await?;
+    let names = Databases::new();
+    for name in names.all() {
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .execute(&mut admin)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .with_context(|| format!("cannot create database {name}; the role needs CREATEDB"))?;
+    }
+    let result = measure(args, exe, &admin_options, &names, postgres, cancel).await;
+    for name in names.all() {
+        let dropped = sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+        if let Err(e) = dropped {
+            eprintln!("ccc-sync bench: could not drop database {name}: {e}");
+        }
+    }
+    result
+}
+
+/// The two databases of one run: the sync's and the staged COPY's.
+struct Databases {
+    sync: String,
+    copy: String,
+}
+
+impl Databases {
+    fn new() -> Self {
+        let id = std::process::id();
+        Databases {
+            sync: format!("ccc_bench_{id}_sync"),
+            copy: format!("ccc_bench_{id}_copy"),
+        }
+    }
+
+    fn all(&self) -> [&str; 2] {
+        [&self.sync, &self.copy]
+    }
+}
+
+async fn measure(
+    args: &BenchArgs,
+    exe: &Path,
+    admin: &PgConnectOptions,
+    names: &Databases,
+    postgres: String,
+    cancel: &CancellationToken,
+) -> anyhow::Result<BenchReport> {
+    let anchor = window::to_ms(Utc::now());
+    let sim = simulator::start(
+        SimulatorConfig {
+            calls: args.calls,
+            days: args.days,
+            keys: vec![AccessKey::demo()],
+            instance_ids: vec![DEMO_INSTANCE_ID.to_owned()],
+            write_delay: Duration::ZERO,
+            anchor,
+            ..SimulatorConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on loopback")?,
+    )
+    .await?;
+    sim.set_now(anchor);
+    let truth = truth_rows(&sim.truth(anchor, None));
+    let start = anchor - TimeDelta::days(i64::from(args.days)) - TimeDelta::hours(1);
+    let settings = source_settings(&sim.endpoint(), start, Duration::ZERO)?;
+    eprintln!(
+        "bench: {} calls ({} rows) over {} days, simulator at {}",
+        truth.calls,
+        truth.total(),
+        args.days,
+        sim.endpoint()
+    );
+
+    let sync_db = admin.clone().database(&names.sync);
+    let pool = crate::db::pool(sync_db.clone(), 4, Duration::from_secs(10));
+    crate::db::migrate(&pool).await?;
+    let copy_db = admin.clone().database(&names.copy);
+    let copy_pool = crate::db::pool(copy_db, 2, Duration::from_secs(10));
+    crate::db::migrate(&copy_pool).await?;
+
+    let dir = tempfile::tempdir()?;
+    let url = database_url(admin, &names.sync);
+    let backfill_config = write_config(dir.path(), "backfill", &url, &settings)?;
+    let resync_settings = SourceSettings {
+        lookback: Duration::from_secs(u64::from(args.days) * 86_400 + 2 * 3_600),
+        ..settings.clone()
+    };
+    let resync_config = write_config(dir.path(), "resync", &url, &resync_settings)?;
+
+    eprintln!("bench: backfill (ccc-sync once, a child process)");
+    let backfill = run_sync(exe, &backfill_config, dir.path(), truth).await?;
+    let synced = count_rows(&pool).await?;
+
+    eprintln!("bench: staged COPY + INSERT … ON CONFLICT of the same rows");
+    let staged_copy = staged_copy(&pool, &copy_pool, dir.path()).await?;
+    let copied = count_rows(&copy_pool).await?;
+    copy_pool.close().await;
+
+    eprintln!("bench: re-sync of the unchanged rows (the lookback path)");
+    let resync_started = Utc::now();
+    let resync = run_sync(exe, &resync_config, dir.path(), truth).await?;
+    let resync_rows_written: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(calls_written + legs_written + recordings_written), 0)::int8
+         FROM ccc.sync_runs WHERE started_at >= $1",
+    )
+    .bind(resync_started)
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+
+    eprintln!("bench: the simulator's serving rate (paging through the client, no database)");
+    let source = Source::new(settings.clone())?;
+    let serving = serve_all(&source, start, anchor, cancel).await?;
+
+    eprintln!("bench: an idle pass");
+    let idle = idle_pass(&sim, &source, &sync_db, admin, cancel).await?;
+    sim.shutdown().await;
+
+    Ok(BenchReport {
+        calls: args.calls,
+        days: args.days,
+        postgres,
+        truth,
+        synced,
+        copied,
+        resync_rows_written: u64::try_from(resync_rows_written).unwrap_or(0),
+        backfill,
+        staged_copy,
+        resync,
+        serving,
+        idle,
+    })
+}
+
+/// Calls, legs and recordings in the simulator's ground truth.
+fn truth_rows(records: &[Value]) -> Rows {
+    // The wrapped shape nests each list one level (`"Agents": {"CallDetailAgent": [...]}`).
+    let len = |v: Option<&Value>, inner: &str| match v {
+        Some(Value::Array(a)) => a.len() as u64,
+        Some(Value::Object(o)) => o
+            .get(inner)
+            .and_then(Value::as_array)
+            .map_or(0, |a| a.len() as u64),
+        _ => 0,
+    };
+    Rows {
+        calls: records.len() as u64,
+        legs: records
+            .iter()
+            .map(|r| len(r.get("Agents"), "CallDetailAgent"))
+            .sum(),
+        recordings: records
+            .iter()
+            .map(|r| len(r.get("Recordings"), "Recording"))
+            .sum(),
+    }
+}
+
+fn source_settings(
+    endpoint: &str,
+    start: DateTime<Utc>,
+    lookback: Duration,
+) -> anyhow::Result<SourceSettings> {
+    let key = AccessKey::demo();
+    Ok(SourceSettings {
+        name: SOURCE.to_owned(),
+        instance_id: DEMO_INSTANCE_ID.to_owned(),
+        client: ClientSettings {
+            endpoint: reqwest::Url::parse(endpoint)?,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+        },
+        credentials: CredentialProvider::Static(Credentials {
+            access_key_id: key.id,
+            access_key_secret: SecretString::from(key.secret),
+            security_token: None,
+        }),
+        start_from: StartFrom::At(start),
+        lookback,
+        interval: Duration::from_secs(60),
+        chunk: CHUNK,
+        page_size: PAGE_SIZE,
+        max_requests_per_second: 10_000.0,
+        retry_for: Duration::from_secs(30),
+        reconcile_every: None,
+        reconcile_span: Duration::from_secs(48 * 3_600),
+        phone_numbers: crate::pii::PhoneNumbers::Raw,
+    })
+}
+
+fn database_url(admin: &PgConnectOptions, database: &str) -> String {
+    format!(
+        "postgres://{}@{}:{}/{database}",
+        admin.get_username(),
+        admin.get_host(),
+        admin.get_port()
+    )
+}
+
+/// Writes the TOML a `ccc-sync once` child reads for `settings`.
+fn write_config(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    settings: &SourceSettings,
+) -> anyhow::Result<PathBuf> {
+    let key = AccessKey::demo();
+    let start = match settings.start_from {
+        StartFrom::At(t) => t.to_rfc3339(),
+        StartFrom::Ago(_) => bail!("the bench starts its source at an instant"),
+    };
+    let text = format!(
+        "[database]\nurl = \"{url}\"\nmax_connections = 4\n\n\
+         [[sources]]\nname = \"{}\"\ninstance_id = \"{}\"\nendpoint = \"{}\"\n\
+         access_key_id = \"{}\"\naccess_key_secret = \"{}\"\nstart_from = \"{start}\"\n\
+         lookback = \"{}s\"\nchunk = \"{}s\"\npage_size = {}\nmax_requests_per_second = {}\n",
+        settings.name,
+        settings.instance_id,
+        settings.client.endpoint,
+        key.id,
+        key.secret,
+        settings.lookback.as_secs(),
+        settings.chunk.as_secs(),
+        settings.page_size,
+        settings.max_requests_per_second,
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Runs `ccc-sync once` with `config` as a child and measures it; fails unless it synced what the truth holds.
+async fn run_sync(exe: &Path, config: &Path, dir: &Path, truth: Rows) -> anyhow::Result<Timed> {
+    let exe = exe.to_owned();
+    let config = config.to_owned();
+    let log = dir.join("child.log");
+    let log_for_child = log.clone();
+    let (wall, cpu, peak_rss_kib) =
+        tokio::task::spawn_blocking(move || run_child(&exe, &config, &log_for_child)).await??;
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let records: u64 = output
+        .split_whitespace()
+        .skip_while(|w| *w != "window(s),")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("the sync printed no summary:\n{output}"))?;
+    ensure!(
+        records == truth.calls,
+        "the sync fetched {records} records but the simulator serves {} calls",
+        truth.calls
+    );
+    Ok(Timed {
+        calls: truth.calls,
+        rows: truth.total(),
+        wall,
+        cpu: Some(cpu),
+        peak_rss_kib: Some(peak_rss_kib),
+    })
+}
+
+/// Spawns the child, samples its peak RSS (`VmHWM`, a high-water mark) until it exits, and reads its CPU
+/// time from this process's `cutime + cstime` once it is reaped.
+fn run_child(exe: &Path, config: &Path, log: &Path) -> anyhow::Result<(Duration, Duration, u64)> {
+    let cpu_before = children_cpu()?;
+    let started = Instant::now();
+    let mut command = Command::new(exe);
+    command
+        .arg("--config")
+        .arg(config)
+        .args(["--log-level", "warn", "once"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(log)?)
+        .stderr(Stdio::inherit());
+    // The child reads its database from the generated file only.
+    for (name, _) in std::env::vars_os() {
+        if name == "DATABASE_URL" || name.to_string_lossy().starts_with("CCC_SYNC") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(kib) = std::fs::read_to_string(&status_path)
+            .ok()
+            .and_then(|s| vm_hwm_kib(&s))
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let wall = started.elapsed();
+    ensure!(
+        status.success(),
+        "the sync child failed ({status}); its output:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Ok((wall, children_cpu()? - cpu_before, peak_kib))
+}
+
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time of this process's reaped children, from `/proc/self/stat` (in USER_HZ = 100 ticks a second).
+fn children_cpu() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17.
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> u64 { fields.get(i - 3).and_then(|f| f.parse().ok()).unwrap_or(0) };
+    Ok(Duration::from_millis((ticks(16) + ticks(17)) * 10))
+}
+
+/// The columns each table is loaded with: what the writer writes (the triggers fill the rest).
+const TABLES: [(&str, &[&str], &[&str]); 3] = [
+    (
+        "calls",
+        &["instance_id", "contact_id"],
+        &[
+            "start_time",
+            "duration",
+            "contact_type",
+            "contact_disposition",
+            "calling_number",
+            "called_number",
+            "agent_names",
+            "skill_group_names",
+            "satisfaction",
+            "satisfaction_desc",
+            "feedback",
+            "extra_attr",
+            "raw",
+            "leg_count",
+            "queue_time",
+            "ring_time",
+            "talk_time",
+            "hold_time",
+            "work_time",
+        ],
+    ),
+    (
+        "agent_legs",
+        &["instance_id", "contact_id", "leg_no"],
+        &[
+            "agent_id",
+            "agent_name",
+            "skill_group_name",
+            "start_time",
+            "queue_time",
+            "ring_time",
+            "talk_time",
+            "hold_time",
+            "work_time",
+            "satisfaction",
+            "feedback",
+        ],
+    ),
+    (
+        "recordings",
+        &["instance_id", "contact_id", "recording_no"],
+        &[
+            "contact_type",
+            "agent_id",
+            "agent_name",
+            "calling_number",
+            "called_number",
+            "channel",
+            "file_name",
+            "file_description",
+            "file_path",
+            "start_time",
+            "duration",
+        ],
+    ),
+];
+
+/// Exports the synced rows to files, then times loading them into the empty copy database: in one
+/// transaction, a COPY into a temporary table and one `INSERT … ON CONFLICT` per table, with the same
+/// unchanged-row guard as the writer.
+async fn staged_copy(from: &PgPool, to: &PgPool, dir: &Path) -> anyhow::Result<Timed> {
+    let mut conn = from.acquire().await?;
+    for (table, keys, columns) in TABLES {
+        let list = [keys, columns].concat().join(", ");
+        let mut out = conn
+            .copy_out_raw(&format!("COPY (SELECT {list} FROM ccc.{table}) TO STDOUT"))
+            .await?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(table))?);
+        while let Some(chunk) = out.next().await {
+            file.write_all(&chunk?)?;
+        }
+        file.flush()?;
+    }
+    drop(conn);
+    let rows = count_rows(from).await?;
+
+    let started = Instant::now();
+    let mut tx = to.begin().await?;
+    sqlx::query("SELECT set_config('ccc.leg_totals_from_writer', 'on', true)")
+        .execute(&mut *tx)
+        .await?;
+    for (table, keys, columns) in TABLES {
+        let list = [keys, columns].concat().join(", ");
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE staged_{table} ON COMMIT DROP AS SELECT {list} FROM ccc.{table} WITH NO DATA"
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let mut copy = tx
+            .copy_in_raw(&format!("COPY staged_{table} ({list}) FROM STDIN"))
+            .await?;
+        let file = tokio::fs::File::open(dir.join(table)).await?;
+        copy.read_from(file).await?;
+        copy.finish().await?;
+        let set: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let old: Vec<String> = columns.iter().map(|c| format!("t.{c}")).collect();
+        let new: Vec<String> = columns.iter().map(|c| format!("EXCLUDED.{c}")).collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO ccc.{table} AS t ({list}) SELECT {list} FROM staged_{table}
+             ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            keys.join(", "),
+            set.join(", "),
+            old.join(", "),
+            new.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Timed {
+        calls: rows.calls,
+        rows: rows.total(),
+        wall: started.elapsed(),
+        cpu: None,
+        peak_rss_kib: None,
+    })
+}
+
+async fn count_rows(pool: &PgPool) -> anyhow::Result<Rows> {
+    let (calls, legs, recordings): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM ccc.calls), (SELECT count(*) FROM ccc.agent_legs),
+                (SELECT count(*) FROM ccc.recordings)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Rows {
+        calls: n(calls),
+        legs: n(legs),
+        recordings: n(recordings),
+    })
+}
+
+/// Pages every window of the span through the client, as the sync does but writing nothing.
+async fn serve_all(
+    source: &Source,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Timed> {
+    let started = Instant::now();
+    let windows = window::chunks(start, end, CHUNK);
+    let fetched = futures::stream::iter(windows)
+        .map(|w| async move {
+            let (sender, mut pages) = mpsc::channel(8);
+            let fetcher = source.fetcher.clone();
+            let stop = cancel.child_token();
+            tokio::spawn(async move { fetcher.fetch_window(w, sender, stop).await });
+            let mut records = 0u64;
+            while let Some(page) = pages.recv().await {
+                records += page?.received as u64;
+            }
+            Ok::<_, anyhow::Error>(records)
+        })
+        .buffered(scheduler::WINDOWS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    let mut calls = 0;
+    for records in fetched {
+        calls += records?;
+    }
+    Ok(Timed {
+        calls,
+        rows: 0,
+        wall: started.elapsed(),
+        cpu: None,
+        peak_rss_kib: None,
+    })
+}
+
+/// A pass after the backfill, with nothing new, on a warm pool as the daemon runs it: the requests it
+/// made, its transactions in the sync's database, and this process's CPU time over it (the simulator's
+/// answer included).
+///
+/// Backends report their transactions when they exit, so each count runs its passes on a pool of its own,
+/// closed after; the transactions of one warm pass are those of two passes less those of one (which also
+/// prepares each statement on its new connection, outside any transaction).
+async fn idle_pass(
+    sim: &simulator::SimulatorHandle,
+    source: &Source,
+    database: &PgConnectOptions,
+    admin: &PgConnectOptions,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Idle> {
+    let one = passes_on_a_fresh_pool(1, sim, source, database, admin, cancel).await?;
+    let two = passes_on_a_fresh_pool(2, sim, source, database, admin, cancel).await?;
+    Ok(Idle {
+        transactions: two.transactions - one.transactions,
+        ..two
+    })
+}
+
+/// Runs `n` passes on a new pool; the requests and CPU time are the last pass's, the transactions all of
+/// them.
+async fn passes_on_a_fresh_pool(
+    n: usize,
+    sim: &simulator::SimulatorHandle,
+    source: &Source,
+    database: &PgConnectOptions,
+    admin: &PgConnectOptions,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Idle> {
+    // What reading the counter costs, measured by reading it twice with nothing in between.
+    let first_reading = transactions(admin, database).await?;
+    let before = transactions(admin, database).await?;
+    let reading = before - first_reading;
+    let pool = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
+    let mut last = Idle::default();
+    for _ in 0..n {
+        let requests = sim.requests().total;
+        let cpu = process_cpu();
+        scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
+        last.cpu = process_cpu().saturating_sub(cpu);
+        last.requests = sim.requests().total - requests;
+    }
+    pool.close().await;
+    last.transactions = transactions(admin, database).await? - before - reading;
+    Ok(last)
+}
+
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Committed and rolled-back transactions of `database` so far, read on a connection of its own once the
+/// backends that ran them have exited.
+async fn transactions(
+    admin: &PgConnectOptions,
+    database: &PgConnectOptions,
+) -> anyhow::Result<i64> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut conn = PgConnection::connect_with(admin).await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = $1",
+    )
+    .bind(database.get_database().unwrap_or_default())
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(n)
+}
+
+impl BenchReport {
+    /// Whether every count matched: the warehouse and the staged COPY hold the simulator's truth exactly,
+    /// and the re-sync rewrote nothing.
+    pub fn accounting_is_exact(&self) -> bool {
+        self.synced == self.truth && self.copied == self.truth && self.resync_rows_written == 0
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "ccc-sync bench: {} calls ({} rows: {} legs, {} recordings) over {} days; {} cores; PostgreSQL {}",
+            self.truth.calls,
+            self.truth.total(),
+            self.truth.legs,
+            self.truth.recordings,
+            self.days,
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.postgres
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<44} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "run", "calls/s", "rows/s", "wall s", "CPU s", "peak RSS"
+        );
+        let line = |name: &str, t: &Timed| {
+            format!(
+                "{name:<44} {:>9.0} {:>9} {:>8.2} {:>8} {:>9}\n",
+                t.calls_per_second(),
+                if t.rows > 0 {
+                    format!("{:.0}", t.rows_per_second())
+                } else {
+                    "-".to_owned()
+                },
+                t.wall.as_secs_f64(),
+                t.cpu
+                    .map_or("-".to_owned(), |c| format!("{:.2}", c.as_secs_f64())),
+                t.peak_rss_kib
+                    .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            )
+        };
+        out.push_str(&line(
+            "backfill (ccc-sync once, child process)",
+            &self.backfill,
+        ));
+        out.push_str(&line(
+            "staged COPY + INSERT … ON CONFLICT (limit)",
+            &self.staged_copy,
+        ));
+        out.push_str(&line("re-sync of unchanged rows (lookback)", &self.resync));
+        out.push_str(&line(
+            "simulator + client paging, no database",
+            &self.serving,
+        ));
+        let _ = writeln!(
+            out,
+            "idle pass: {} request(s), {} transaction(s), {:.2} ms CPU",
+            self.idle.requests,
+            self.idle.transactions,
+            self.idle.cpu.as_secs_f64() * 1_000.0
+        );
+        let ratio = |a: f64, b: f64| a / b.max(1e-9);
+        let backfill = self.backfill.calls_per_second();
+        let rss_mib = self.backfill.peak_rss_kib.unwrap_or(0) as f64 / 1024.0;
+        let targets = [
+            (
+                "backfill / staged COPY rate".to_owned(),
+                format!(
+                    "{:.2}",
+                    ratio(backfill, self.staged_copy.calls_per_second())
+                ),
+                "≥ 0.70",
+                ratio(backfill, self.staged_copy.calls_per_second()) >= 0.7,
+            ),
+            (
+                "re-sync / backfill rate".to_owned(),
+                format!("{:.2}", ratio(self.resync.calls_per_second(), backfill)),
+                "≥ 1.00",
+                self.resync.calls_per_second() >= backfill,
+            ),
+            (
+                "simulator / backfill rate".to_owned(),
+                format!("{:.2}", ratio(self.serving.calls_per_second(), backfill)),
+                "> 1 (not the bottleneck)",
+                self.serving.calls_per_second() > backfill,
+            ),
+            (
+                "backfill peak RSS".to_owned(),
+                format!("{rss_mib:.1} MiB"),
+                "≤ 64 MiB",
+                rss_mib <= 64.0,
+            ),
+            (
+                "idle pass requests".to_owned(),
+                self.idle.requests.to_string(),
+                "1 per source",
+                self.idle.requests == 1,
+            ),
+            (
+                "idle pass transactions".to_owned(),
+                self.idle.transactions.to_string(),
+                "1",
+                self.idle.transactions == 1,
+            ),
+            (
+                "idle pass CPU".to_owned(),
+                format!("{:.2} ms", self.idle.cpu.as_secs_f64() * 1_000.0),
+                "< 5 ms",
+                self.idle.cpu < Duration::from_millis(5),
+            ),
+            (
+                "counts vs the simulator's truth".to_owned(),
+                if self.accounting_is_exact() {
+                    "exact".to_owned()
+                } else {
+                    format!(
+                        "synced {:?}, copied {:?}, re-sync wrote {}",
+                        self.synced, self.copied, self.resync_rows_written
+                    )
+                },
+                "exact",
+                self.accounting_is_exact(),
+            ),
+        ];
+        let _ = writeln!(
+            out,
+            "\n{:<36} {:>12}  {:<26} verdict",
+            "target", "measured", "goal"
+        );
+        for (name, measured, goal, met) in targets {
+            let _ = writeln!(
+                out,
+                "{name:<36} {measured:>12}  {goal:<26} {}",
+                if met { "met" } else { "NOT MET" }
+            );
+        }
+        f.write_str(&out)
+    }
+}
