@@ -30,6 +30,10 @@ use crate::scheduler::{self, Source};
 use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 use crate::window;
 
+/// The serving rate is measured with two windows paged at once: the simulator's headroom, not the daemon's
+/// pace (which pages one window at a time).
+const SERVING_WINDOWS_IN_FLIGHT: usize = 2;
+
 /// Options of `ccc-sync bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -636,7 +640,7 @@ async fn serve_all(
             }
             Ok::<_, anyhow::Error>(records)
         })
-        .buffered(scheduler::WINDOWS_IN_FLIGHT)
+        .buffered(SERVING_WINDOWS_IN_FLIGHT)
         .collect::<Vec<_>>()
         .await;
     let mut calls = 0;
@@ -652,13 +656,6 @@ async fn serve_all(
     })
 }
 
-/// A pass after the backfill, with nothing new, on a warm pool as the daemon runs it: the requests it
-/// made, its transactions in the sync's database, and this process's CPU time over it (the simulator's
-/// answer included).
-///
-/// Backends report their transactions when they exit, so each count runs its passes on a pool of its own,
-/// closed after; the transactions of one warm pass are those of two passes less those of one (which also
-/// prepares each statement on its new connection, outside any transaction).
 async fn idle_pass(
     sim: &simulator::SimulatorHandle,
     source: &Source,
@@ -666,66 +663,34 @@ async fn idle_pass(
     admin: &PgConnectOptions,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Idle> {
-    let one = passes_on_a_fresh_pool(1, sim, source, database, admin, cancel).await?;
-    let two = passes_on_a_fresh_pool(2, sim, source, database, admin, cancel).await?;
-    Ok(Idle {
-        transactions: two.transactions - one.transactions,
-        ..two
-    })
-}
-
-/// Runs `n` passes on a new pool; the requests and CPU time are the last pass's, the transactions all of
-/// them.
-async fn passes_on_a_fresh_pool(
-    n: usize,
-    sim: &simulator::SimulatorHandle,
-    source: &Source,
-    database: &PgConnectOptions,
-    admin: &PgConnectOptions,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Idle> {
-    // What reading the counter costs, measured by reading it twice with nothing in between.
-    let first_reading = transactions(admin, database).await?;
-    let before = transactions(admin, database).await?;
-    let reading = before - first_reading;
     let pool = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
-    let mut last = Idle::default();
-    for _ in 0..n {
-        let requests = sim.requests().total;
-        let cpu = process_cpu();
-        scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
-        last.cpu = process_cpu().saturating_sub(cpu);
-        last.requests = sim.requests().total - requests;
-    }
+    // A first pass warms the pool (connections, prepared statements); the second is the one measured.
+    scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
+    let (requests, cpu, xid) = (
+        sim.requests().total,
+        process_cpu(),
+        next_transaction_id(admin).await?,
+    );
+    scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
+    let idle = Idle {
+        cpu: process_cpu().saturating_sub(cpu),
+        requests: sim.requests().total - requests,
+        transactions: next_transaction_id(admin).await? - xid,
+    };
     pool.close().await;
-    last.transactions = transactions(admin, database).await? - before - reading;
-    Ok(last)
+    Ok(idle)
 }
 
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
-}
-
-/// Committed and rolled-back transactions of `database` so far, read on a connection of its own once the
-/// backends that ran them have exited.
-async fn transactions(
-    admin: &PgConnectOptions,
-    database: &PgConnectOptions,
-) -> anyhow::Result<i64> {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// The cluster's next transaction id, read without taking one. Over a pass, the difference counts the
+/// transactions that wrote (an idle pass journals its window, so it writes in exactly one). Unlike
+/// `pg_stat_database`, which backends flush when they get round to it, it is exact at once.
+async fn next_transaction_id(admin: &PgConnectOptions) -> anyhow::Result<i64> {
     let mut conn = PgConnection::connect_with(admin).await?;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = $1",
-    )
-    .bind(database.get_database().unwrap_or_default())
-    .fetch_one(&mut conn)
-    .await?;
+    let xid: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8")
+        .fetch_one(&mut conn)
+        .await?;
     conn.close().await?;
-    Ok(n)
+    Ok(xid)
 }
 
 impl BenchReport {
@@ -868,4 +833,13 @@ impl fmt::Display for BenchReport {
         }
         f.write_str(&out)
     }
+}
+
+/// CPU time this process has used so far.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }

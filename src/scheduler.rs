@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::StreamExt as _;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ccc::{CallRecord, CccClient, CccError};
@@ -24,16 +23,15 @@ use crate::retry::RetryPolicy;
 use crate::window::{self, Window};
 use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
 
+/// A window's transaction.
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
 /// Pages buffered between the fetcher and the writer: enough to overlap requests with a write.
 const PAGES_IN_FLIGHT: usize = 4;
 
 /// Records written by one set of statements. Fewer round trips per record until PostgreSQL's own work per
 /// row dominates; small enough that a batch (with its column arrays) stays a few megabytes.
 pub const BATCH_RECORDS: usize = 1_000;
-
-/// Windows of one pass fetched and written at the same time. They still commit one by one, oldest first,
-/// so the watermark never passes a window that has not committed.
-pub const WINDOWS_IN_FLIGHT: usize = 2;
 
 /// A configured source with its client, ready to sync.
 #[derive(Clone)]
@@ -141,29 +139,17 @@ pub async fn sync_window(
     kind: RunKind,
     cancel: &CancellationToken,
 ) -> Result<RunReport, SyncError> {
-    let (committed, _) = oneshot::channel();
-    let turn = Turn {
-        after: None,
-        committed,
-    };
-    sync_window_in_turn(pool, source, window, kind, cancel, turn).await
+    sync_window_in(pool, source, window, kind, cancel, None).await
 }
 
-/// A window's place in the commit order of its pass.
-struct Turn {
-    /// Resolves when the previous window has committed; an error means it did not, so neither may this one.
-    after: Option<oneshot::Receiver<()>>,
-    /// Told once this window has committed.
-    committed: oneshot::Sender<()>,
-}
-
-async fn sync_window_in_turn(
+/// [`sync_window`] in `tx` when given (a pass's first window shares the transaction that read the state).
+async fn sync_window_in(
     pool: &PgPool,
     source: &Source,
     window: Window,
     kind: RunKind,
     cancel: &CancellationToken,
-    turn: Turn,
+    tx: Option<Tx>,
 ) -> Result<RunReport, SyncError> {
     let mut report = RunReport {
         source: source.name().to_owned(),
@@ -176,7 +162,7 @@ async fn sync_window_in_turn(
         started_at: Utc::now(),
     };
     let started = Instant::now();
-    let result = write_window(pool, source, &mut report, cancel, turn).await;
+    let result = write_window(pool, source, &mut report, cancel, tx).await;
     match &result {
         Ok(()) => crate::events::window_committed(&report),
         Err(SyncError::Interrupted) => {}
@@ -222,20 +208,23 @@ async fn sync_window_in_turn(
 }
 
 /// Streams the window's pages into its transaction, a batch of about [`BATCH_RECORDS`] records at a time,
-/// then waits for its turn to journal the window, move the watermark and commit.
+/// then journals the window, moves the watermark and commits.
 async fn write_window(
     pool: &PgPool,
     source: &Source,
     report: &mut RunReport,
     cancel: &CancellationToken,
-    turn: Turn,
+    tx: Option<Tx>,
 ) -> Result<(), SyncError> {
     if cancel.is_cancelled() {
         return Err(SyncError::Interrupted);
     }
-    let mut tx = writer::begin(pool)
-        .await
-        .map_err(SyncError::database(source))?;
+    let mut tx = match tx {
+        Some(tx) => tx,
+        None => writer::begin(pool)
+            .await
+            .map_err(SyncError::database(source))?,
+    };
     let (sender, mut pages) = mpsc::channel(PAGES_IN_FLIGHT);
     // The fetcher stops when this window's work stops, whatever the reason.
     let stop_fetching = cancel.child_token();
@@ -289,16 +278,10 @@ async fn write_window(
     if cancel.is_cancelled() {
         return Err(SyncError::Interrupted);
     }
-    if let Some(previous) = turn.after
-        && previous.await.is_err()
-    {
-        return Err(SyncError::Interrupted);
-    }
     writer::finish_window(&mut tx, report)
         .await
         .map_err(SyncError::database(source))?;
     tx.commit().await.map_err(SyncError::database(source))?;
-    let _ = turn.committed.send(());
     Ok(())
 }
 
@@ -334,16 +317,29 @@ pub async fn sync_source(
 ) -> Result<PassOutcome, SyncError> {
     let s = &source.settings;
     let now = window::to_ms(now);
-    let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
-    let state = writer::load_state(
-        &mut conn,
-        &s.name,
-        &s.instance_id,
-        s.start_from.resolve(now),
-    )
-    .await
-    .map_err(SyncError::database(source))?;
-    drop(conn);
+    // The state is read in the first window's transaction, so an idle pass is one transaction. A new
+    // source's starting watermark is pinned in a statement of its own first: a relative `start_from` must
+    // not drift forward while first passes fail.
+    let mut tx = writer::begin(pool)
+        .await
+        .map_err(SyncError::database(source))?;
+    let state = match writer::read_state(&mut tx, &s.name)
+        .await
+        .map_err(SyncError::database(source))?
+    {
+        Some(state) => state,
+        None => {
+            let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
+            writer::load_state(
+                &mut conn,
+                &s.name,
+                &s.instance_id,
+                s.start_from.resolve(now),
+            )
+            .await
+            .map_err(SyncError::database(source))?
+        }
+    };
     let (mut start, end) = window::pass_span(state.watermark, s.lookback, now);
     // A source's first pass counts as its first reconciliation: it must not reach back before `start_from`.
     let first_pass = state.last_reconciled_at.is_none();
@@ -366,6 +362,7 @@ pub async fn sync_source(
         window::chunks(start, end, s.chunk),
         kind,
         cancel,
+        Some(tx),
     )
     .await?;
     if reconcile_due || first_pass {
@@ -401,7 +398,7 @@ pub async fn backfill(
     .map_err(SyncError::database(source))?;
     drop(conn);
     let windows = window::chunks(from, to.min(now), s.chunk);
-    let windows = run_windows(pool, source, windows, RunKind::Backfill, cancel).await?;
+    let windows = run_windows(pool, source, windows, RunKind::Backfill, cancel, None).await?;
     let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
     let state = writer::load_state(&mut conn, &s.name, &s.instance_id, state.watermark)
         .await
@@ -412,31 +409,28 @@ pub async fn backfill(
     })
 }
 
-/// Syncs `windows` oldest first, [`WINDOWS_IN_FLIGHT`] at a time; each commits only after the one before it,
-/// and the first failure ends the pass, rolling back the windows still in flight.
+/// Syncs `windows` one after the other, oldest first; the first failure ends the pass.
+///
+/// One window at a time, on purpose: adjacent windows share their boundary millisecond, so two windows in
+/// flight can both hold a call, and a later window that wrote it first would block the earlier one on a row
+/// lock while itself waiting for the earlier one to commit.
 async fn run_windows(
     pool: &PgPool,
     source: &Source,
     windows: Vec<Window>,
     kind: RunKind,
     cancel: &CancellationToken,
+    mut first: Option<Tx>,
 ) -> Result<Vec<RunReport>, SyncError> {
     let mut progress = Progress::new(source.name(), windows.len());
     let mut reports = Vec::with_capacity(windows.len());
-    let mut previous: Option<oneshot::Receiver<()>> = None;
-    let turns = windows.into_iter().map(|window| {
-        let (committed, next) = oneshot::channel();
-        let turn = Turn {
-            after: previous.replace(next),
-            committed,
-        };
-        sync_window_in_turn(pool, source, window, kind, cancel, turn)
-    });
-    let mut committed = futures::stream::iter(turns).buffered(WINDOWS_IN_FLIGHT);
-    while let Some(report) = committed.next().await {
-        let report = report?;
+    for window in windows {
+        let report = sync_window_in(pool, source, window, kind, cancel, first.take()).await?;
         progress.window_committed(report.records);
         reports.push(report);
+    }
+    if let Some(unused) = first {
+        unused.commit().await.map_err(SyncError::database(source))?;
     }
     progress.finish();
     Ok(reports)

@@ -326,6 +326,17 @@ pub struct SourceState {
     pub last_reconciled_at: Option<DateTime<Utc>>,
 }
 
+/// Reads a source's state, if it has one.
+pub async fn read_state(
+    conn: &mut PgConnection,
+    source: &str,
+) -> Result<Option<SourceState>, sqlx::Error> {
+    sqlx::query_as("SELECT watermark, last_success_at, last_reconciled_at FROM ccc.sync_state WHERE source = $1")
+        .bind(source)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
 /// Reads a source's state, creating it at `start` on first use, in one statement.
 pub async fn load_state(
     conn: &mut PgConnection,
