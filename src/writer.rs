@@ -132,17 +132,7 @@ async fn write_legs(
     calls: &[&CallRecord],
 ) -> Result<u64, sqlx::Error> {
     let keys = Keys::of(calls, default_instance, |r| r.agents.len());
-    let removed = sqlx::query(
-        "DELETE FROM ccc.agent_legs l
-         USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, contact_id, n)
-         WHERE l.instance_id = k.instance_id AND l.contact_id = k.contact_id AND l.leg_no > k.n",
-    )
-    .bind(&keys.instance_id)
-    .bind(&keys.contact_id)
-    .bind(&keys.count)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let removed = remove_beyond(conn, Positions::LEGS, &keys).await?;
     let mut l = LegColumns::default();
     for r in calls {
         for (i, leg) in r.agents.iter().enumerate() {
@@ -208,6 +198,46 @@ async fn write_legs(
     Ok(removed + upserted)
 }
 
+/// A per-call list stored one row per position: its table and its position column.
+struct Positions {
+    table: &'static str,
+    position: &'static str,
+}
+
+impl Positions {
+    const LEGS: Positions = Positions {
+        table: "ccc.agent_legs",
+        position: "leg_no",
+    };
+    const RECORDINGS: Positions = Positions {
+        table: "ccc.recordings",
+        position: "recording_no",
+    };
+}
+
+/// Deletes the positions past each call's new list length: a call that had 3 legs and now has 2 has 2.
+async fn remove_beyond(
+    conn: &mut PgConnection,
+    list: Positions,
+    keys: &Keys<'_>,
+) -> Result<u64, sqlx::Error> {
+    // Both names are the constants above, never input.
+    let sql = format!(
+        "DELETE FROM {table} x
+         USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, contact_id, n)
+         WHERE x.instance_id = k.instance_id AND x.contact_id = k.contact_id AND x.{position} > k.n",
+        table = list.table,
+        position = list.position,
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&keys.instance_id)
+        .bind(&keys.contact_id)
+        .bind(&keys.count)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
 /// Replaces the recordings of changed calls, like [`write_legs`].
 async fn write_recordings(
     conn: &mut PgConnection,
@@ -215,17 +245,7 @@ async fn write_recordings(
     calls: &[&CallRecord],
 ) -> Result<u64, sqlx::Error> {
     let keys = Keys::of(calls, default_instance, |r| r.recordings.len());
-    let removed = sqlx::query(
-        "DELETE FROM ccc.recordings x
-         USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, contact_id, n)
-         WHERE x.instance_id = k.instance_id AND x.contact_id = k.contact_id AND x.recording_no > k.n",
-    )
-    .bind(&keys.instance_id)
-    .bind(&keys.contact_id)
-    .bind(&keys.count)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let removed = remove_beyond(conn, Positions::RECORDINGS, &keys).await?;
     let mut x = RecordingColumns::default();
     for r in calls {
         for (i, rec) in r.recordings.iter().enumerate() {
