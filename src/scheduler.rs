@@ -400,13 +400,11 @@ pub async fn backfill(
     let windows = window::chunks(from, to.min(now), s.chunk);
     let windows = run_windows(pool, source, windows, RunKind::Backfill, cancel, None).await?;
     let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
-    let state = writer::load_state(&mut conn, &s.name, &s.instance_id, state.watermark)
+    let watermark = writer::read_state(&mut conn, &s.name)
         .await
-        .map_err(SyncError::database(source))?;
-    Ok(PassOutcome {
-        windows,
-        watermark: state.watermark,
-    })
+        .map_err(SyncError::database(source))?
+        .map_or(state.watermark, |current| current.watermark);
+    Ok(PassOutcome { windows, watermark })
 }
 
 /// Syncs `windows` one after the other, oldest first; the first failure ends the pass.
