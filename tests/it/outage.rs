@@ -139,13 +139,7 @@ async fn a_daemon_waiting_for_its_database_is_alive_not_ready_and_stops_cleanly_
         ),
     )
     .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-        .args(["--config", path.to_str().expect("utf-8"), "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut daemon = Daemon { child, port };
+    let mut daemon = Daemon::spawn(&path, port);
     assert!(
         eventually(Duration::from_secs(20), || async {
             get(port, "/livez").await.is_some_and(|r| r.0 == 200)

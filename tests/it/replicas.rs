@@ -20,6 +20,19 @@ pub struct Daemon {
     pub port: u16,
 }
 
+impl Daemon {
+    /// `ccc-sync --config <config> run`, its output discarded; `port` is the config's `[server] listen`.
+    pub fn spawn(config: &std::path::Path, port: u16) -> Daemon {
+        let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
+            .args(["--config", config.to_str().expect("utf-8"), "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ccc-sync");
+        Daemon { child, port }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -63,13 +76,7 @@ interval = "1s"
         ),
     )
     .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-        .args(["--config", path.to_str().expect("utf-8"), "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ccc-sync");
-    Daemon { child, port }
+    Daemon::spawn(&path, port)
 }
 
 pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
