@@ -178,12 +178,10 @@ impl Fetcher {
             let mut records = page.records;
             records.retain(|r| seen.insert((r.instance_id.clone(), r.contact_id.clone())));
             let mut invalid = page.invalid;
-            if !matches!(*self.phone_numbers, PhoneNumbers::Raw) {
-                records.iter_mut().for_each(|r| self.phone_numbers.apply(r));
-                invalid
-                    .iter_mut()
-                    .for_each(|i| self.phone_numbers.apply_to_json(&mut i.raw));
-            }
+            records.iter_mut().for_each(|r| self.phone_numbers.apply(r));
+            invalid
+                .iter_mut()
+                .for_each(|i| self.phone_numbers.apply_to_json(&mut i.raw));
             let fetched = FetchedPage {
                 page_number,
                 request_id: page.request_id,
