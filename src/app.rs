@@ -106,12 +106,7 @@ impl App {
     /// Applies the migrations, waiting out a database that is not up yet (the daemon must not exit).
     /// Returns false when shutdown came first.
     pub async fn migrate_patiently(&self, cancel: &CancellationToken) -> bool {
-        let mut waits = RetryPolicy {
-            initial: Duration::from_secs(1),
-            max_interval: Duration::from_secs(30),
-            ..RetryPolicy::requests(Duration::MAX)
-        }
-        .intervals();
+        let mut waits = RetryPolicy::outage(Duration::from_secs(30)).intervals();
         loop {
             match db::migrate(&self.pool).await {
                 Ok(()) => return true,

@@ -37,6 +37,16 @@ impl RetryPolicy {
         }
     }
 
+    /// For an outage that must be waited out, never given up on (the database at start-up, a failing
+    /// source's passes): 1 s doubling to `cap`, without end.
+    pub fn outage(cap: Duration) -> Self {
+        RetryPolicy {
+            initial: Duration::from_secs(1),
+            max_interval: cap,
+            ..RetryPolicy::requests(Duration::MAX)
+        }
+    }
+
     /// The intervals of one retry sequence.
     pub fn intervals(&self) -> Intervals {
         Intervals(

@@ -560,12 +560,7 @@ pub async fn run(
 async fn run_source(pool: PgPool, source: Source, health: Arc<Health>, cancel: CancellationToken) {
     let interval = source.settings.interval;
     let _alive = health.register(source.name(), interval, Utc::now());
-    let mut failures = RetryPolicy {
-        initial: Duration::from_secs(1),
-        max_interval: interval,
-        ..RetryPolicy::requests(Duration::MAX)
-    }
-    .intervals();
+    let mut failures = RetryPolicy::outage(interval).intervals();
     let mut lock: Option<SourceLock> = None;
     while !cancel.is_cancelled() {
         let wait = match ensure_lock(&pool, &source, &health, &mut lock).await {
