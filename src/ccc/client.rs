@@ -283,7 +283,7 @@ mod tests {
             "Criteria=%7B%22phoneNumber%22%3A%2213800000000%22%7D&InstanceId=ccc-test&PageNumber=1&PageSize=100&StartTime=1700000000000&StopTime=1700003600000"
         );
         assert!(signed.query.starts_with("Action=ListRecentCallRecords&Format=JSON&Version=2017-07-05&Timestamp=2024-01-01T00%3A00%3A00Z&SignatureNonce=3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&AccessKeyId=testid&Signature="));
-        let capture = include_str!("../../../shared/fixtures/error-signature-mismatch.json");
+        let capture = include_str!("../../tests/fixtures/error-signature-mismatch.json");
         let expected_sts = capture
             .split("server string to sign is:")
             .nth(1)
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_signature_mismatch_keeps_our_string_to_sign_beside_the_servers() {
-        let body = include_bytes!("../../../shared/fixtures/error-signature-mismatch.json");
+        let body = include_bytes!("../../tests/fixtures/error-signature-mismatch.json");
         let e = classify(400, body, None, "OURS".into()).expect_err("error");
         assert!(!e.is_retryable());
         assert!(matches!(e, CccError::Api { our_string_to_sign: Some(s), .. } if s == "OURS"));

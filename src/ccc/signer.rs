@@ -1,7 +1,7 @@
 //! Signature v1 (HMAC-SHA1) for the CCC RPC API, as pure functions: no clock, no randomness.
 //!
 //! The client signs what it sends and the simulator verifies what it receives with the same code, and both
-//! are pinned to the official vectors in `shared/fixtures/signature-vectors.json`.
+//! are pinned to the official vectors in `tests/fixtures/signature-vectors.json`.
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -79,10 +79,10 @@ mod tests {
     fn vectors() -> Vec<Value> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/signature-vectors.json"
+            "/tests/fixtures/signature-vectors.json"
         );
         let text =
-            std::fs::read_to_string(path).expect("the shared fixtures sit beside the checkout");
+            std::fs::read_to_string(path).expect("tests/fixtures is part of the repository");
         let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
         doc["vectors"].as_array().expect("vectors array").clone()
     }

@@ -206,7 +206,7 @@ pub struct ErrorBody<'a> {
     recommend: String,
 }
 
-/// The success body, shaped like `shared/fixtures/response-wrapped.json` (or the flat docs sample).
+/// The success body, shaped like `tests/fixtures/response-wrapped.json` (or the flat docs sample).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListBody<'a> {
@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn error_bodies_match_the_fixture_samples() {
         let fixture: Value =
-            serde_json::from_str(include_str!("../../../shared/fixtures/error-samples.json"))
+            serde_json::from_str(include_str!("../../tests/fixtures/error-samples.json"))
                 .expect("json");
         let ours = [
             ApiError::key_not_found(),

@@ -1,5 +1,5 @@
 //! The default credential chain, for a source that names no keys, in the official SDKs' order
-//! (`shared/docs/ccc-api.md` §6). The first provider whose inputs are present wins:
+//! (`docs/ccc-api.md` §6). The first provider whose inputs are present wins:
 //!
 //! 1. `ALIBABA_CLOUD_ACCESS_KEY_ID` + `ALIBABA_CLOUD_ACCESS_KEY_SECRET` (+ `ALIBABA_CLOUD_SECURITY_TOKEN`);
 //! 2. OIDC / RRSA: `ALIBABA_CLOUD_ROLE_ARN` + `ALIBABA_CLOUD_OIDC_PROVIDER_ARN` + `ALIBABA_CLOUD_OIDC_TOKEN_FILE`;
