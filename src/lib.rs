@@ -16,11 +16,9 @@
 //! database's own bulk-load limit.
 
 pub mod app;
-pub mod bench;
 pub mod ccc;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod events;
 pub mod fetcher;
 pub mod health;
@@ -29,7 +27,6 @@ pub mod pii;
 pub mod retry;
 pub mod scheduler;
 pub mod server;
-pub mod simulator;
 pub mod telemetry;
 pub mod window;
 pub mod writer;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+mod tools;
+
 use ccc_sync::app::{self, App};
 use ccc_sync::config;
 use ccc_sync::telemetry::{self, LogFormat};
@@ -60,11 +62,11 @@ enum Command {
     /// Show each source's watermark, lag and last run.
     Status,
     /// Serve simulated CCC call records (the built-in simulator); needs no config file.
-    Simulate(ccc_sync::simulator::SimulateArgs),
+    Simulate(ccc_simulator::SimulateArgs),
     /// Sync a few days of simulated calls into DATABASE_URL and show what a dashboard sees; needs no config file.
-    Demo(ccc_sync::demo::DemoArgs),
+    Demo(tools::demo::DemoArgs),
     /// Measure a backfill from the simulator against the database's bulk-load limit; needs no config file.
-    Bench(ccc_sync::bench::BenchArgs),
+    Bench(tools::bench::BenchArgs),
     /// Validate the config, reach the database, make one signed request per source, print a verdict.
     Check {
         /// Only validate the configuration; contact nothing.
@@ -96,10 +98,10 @@ fn main() -> ExitCode {
         let cancel = shutdown_on_signal();
         match cli.command {
             Command::Simulate(args) => {
-                standalone(ccc_sync::simulator::run(args, cancel.cancelled_owned()).await)
+                standalone(ccc_simulator::run(args, cancel.cancelled_owned()).await)
             }
             Command::Demo(args) => standalone(
-                ccc_sync::demo::run(args, cancel)
+                tools::demo::run(args, cancel)
                     .await
                     .map(|report| print!("{report}")),
             ),
@@ -110,10 +112,14 @@ fn main() -> ExitCode {
 }
 
 /// Runs the bench with this binary as the sync under test and prints its table.
-async fn bench(args: ccc_sync::bench::BenchArgs, cancel: CancellationToken) -> anyhow::Result<()> {
+async fn bench(args: tools::bench::BenchArgs, cancel: CancellationToken) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
-    let report = ccc_sync::bench::run(&args, &exe, &cancel).await?;
-    print!("{report}");
+    let report = tools::bench::run(&args, &exe, &cancel).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }
 

@@ -8,8 +8,8 @@ use secrecy::ExposeSecret;
 
 use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
-use super::signer::{percent_encode, sign_params};
 use super::wire::{self, BodyError, ListPage};
+use ccc_signature::{percent_encode, sign_params};
 
 pub const API_VERSION: &str = "2017-07-05";
 pub const ACTION: &str = "ListRecentCallRecords";

@@ -1,10 +1,9 @@
-//! The CCC client: signing ([`signer`]), the wire format ([`wire`]), errors ([`error`]), credentials
-//! ([`credentials`]) and the HTTP call ([`client`]).
+//! The CCC client: the wire format ([`wire`]), errors ([`error`]), credentials ([`credentials`]) and the
+//! signed HTTP call ([`client`]; signature v1 itself is the `ccc-signature` crate, shared with the simulator).
 
 pub mod client;
 pub mod credentials;
 pub mod error;
-pub mod signer;
 pub mod wire;
 
 pub use client::{CccClient, ClientSettings, PageRequest};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use ccc_sync::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 
 use crate::support::TestDb;
 use crate::truth::assert_warehouse_matches;

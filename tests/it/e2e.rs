@@ -6,10 +6,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use ccc_sync::scheduler::{self, PassOutcome, Source, SyncError};
-use ccc_sync::simulator::{
-    self, AccessKey, DEMO_INSTANCE_ID, Faults, SimulatorConfig, SimulatorHandle,
+use ccc_simulator::{
+    self as simulator, AccessKey, DEMO_INSTANCE_ID, Faults, SimulatorConfig, SimulatorHandle,
 };
+use ccc_sync::scheduler::{self, PassOutcome, Source, SyncError};
 
 use crate::support::TestDb;
 use crate::truth::assert_warehouse_matches;

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ccc_sync::ccc::signer;
+use ccc_signature as signer;
 use serde_json::{Value, json};
 
 /// A failure served instead of a page.

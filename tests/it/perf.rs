@@ -1,37 +1,43 @@
 //! The bench's machinery on a small run: its counts must match the simulator's truth exactly. Timings are
 //! printed by `ccc-sync bench`, never asserted.
 
-use ccc_sync::bench::{self, BenchArgs};
-use tokio_util::sync::CancellationToken;
+use std::process::Command;
+
+use serde_json::Value;
 
 use crate::support::server_url;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bench_accounts_for_every_call_leg_and_recording_of_the_simulator() {
+#[test]
+fn the_bench_accounts_for_every_call_leg_and_recording_of_the_simulator() {
     // Arrange
-    let args = BenchArgs {
-        database_url: server_url(),
-        calls: 2_000,
-        days: 2,
-    };
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_ccc-sync"));
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_ccc-sync"));
+    bench
+        .args(["bench", "--calls", "2000", "--days", "2", "--json"])
+        .args(["--database-url", &server_url()])
+        .env_remove("RUST_LOG");
 
     // Act
-    let report = bench::run(&args, exe, &CancellationToken::new())
-        .await
-        .expect("the bench runs");
+    let out = bench.output().expect("the bench starts");
 
     // Assert
-    assert!(report.truth.calls > 1_900, "{report}");
-    assert!(
-        report.truth.legs > 0 && report.truth.recordings > 0,
-        "{report}"
-    );
-    assert_eq!(report.synced, report.truth, "{report}");
-    assert_eq!(report.copied, report.truth, "{report}");
-    assert_eq!(report.resync_rows_written, 0, "{report}");
-    assert_eq!(report.backfill.calls, report.truth.calls);
-    assert_eq!(report.serving.calls, report.truth.calls, "{report}");
-    assert_eq!(report.idle.requests, 1, "{report}");
-    assert!(report.accounting_is_exact());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the bench failed: {stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON report on stdout");
+    let rows = |key: &str| -> (u64, u64, u64) {
+        let r = &report[key];
+        let n = |f: &str| {
+            r[f].as_u64()
+                .unwrap_or_else(|| panic!("{key}.{f} in {report}"))
+        };
+        (n("calls"), n("legs"), n("recordings"))
+    };
+    let truth = rows("truth");
+    assert!(truth.0 > 1_900, "{report}");
+    assert!(truth.1 > 0 && truth.2 > 0, "{report}");
+    assert_eq!(rows("synced"), truth, "{report}");
+    assert_eq!(rows("copied"), truth, "{report}");
+    assert_eq!(report["resync_rows_written"], 0, "{report}");
+    assert_eq!(report["backfill"]["calls"], truth.0, "{report}");
+    assert_eq!(report["serving"]["calls"], truth.0, "{report}");
+    assert_eq!(report["idle"]["requests"], 1, "{report}");
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use ccc_sync::simulator::{self, SimulatorConfig};
+use ccc_simulator::{self as simulator, SimulatorConfig};
 
 /// The versions ccc-api.md was checked against.
 const REQUIREMENTS: [&str; 2] = [

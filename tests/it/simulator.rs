@@ -7,13 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
 use serde_json::Value;
 
+use ccc_signature::{percent_encode, sign_params};
+use ccc_simulator::{self as simulator, AccessKey, Faults, SimulatorConfig, SimulatorHandle};
 use ccc_sync::ccc::client::{ACTION, API_VERSION, SignedRequest};
-use ccc_sync::ccc::signer::{percent_encode, sign_params};
 use ccc_sync::ccc::wire::parse_list_body;
 use ccc_sync::ccc::{
     CccClient, CccError, ClientSettings, CredentialProvider, Credentials, ListPage, PageRequest,
 };
-use ccc_sync::simulator::{self, AccessKey, Faults, SimulatorConfig, SimulatorHandle};
 
 const INSTANCE: &str = simulator::DEMO_INSTANCE_ID;
 

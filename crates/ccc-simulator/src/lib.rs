@@ -7,12 +7,16 @@
 //! - `store`: per instance, calls sorted by start time with per-agent position lists; a page is two binary
 //!   searches plus the calls still in progress. Live calls are appended lazily as the data clock moves.
 //! - `world`: the instances, the index behind a lock, the data clock, pages and the ground truth.
-//! - `gateway`: parameters, common-parameter checks, signature v1 (the client's own signer), timestamp
+//! - `gateway`: parameters, common-parameter checks, signature v1 (the `ccc-signature` crate the client
+//!   signs with), timestamp
 //!   window against the real clock, nonce replay.
 //! - `response`: success and error bodies, JSON or XML.
 //! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
 //! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
+//!
+//! It is its own crate so that the sync library does not carry it: the `ccc-sync` binary serves it
+//! (`simulate`, `demo`, `bench`) and the integration tests start it in-process.
 //!
 //! Where ccc-api.md is silent the simulator guesses, and says so: an unknown `InstanceId` gets 404
 //! `NotExists.InstanceId` (the 2020-07-01 API's code); a malformed `Timestamp` gets 400
@@ -44,6 +48,7 @@ use tokio::task::JoinHandle;
 pub use cli::{SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
+pub use gateway::{ACTION, API_VERSION};
 pub use stats::{FaultCounts, RequestStats};
 pub use store::MAX_LIVE_CALLS;
 

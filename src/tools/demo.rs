@@ -13,10 +13,10 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
-use crate::config::{SourceSettings, StartFrom, redact_url};
-use crate::scheduler::{self, Source};
-use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
+use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::scheduler::{self, Source};
 
 /// The source name the demo syncs under; its earlier state and rows are replaced on every run.
 pub const DEMO_SOURCE: &str = "demo";
@@ -96,8 +96,8 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
             redact_url(&args.database_url)
         )
     })?;
-    let pool = crate::db::pool(options, 4, Duration::from_secs(10));
-    crate::db::migrate(&pool).await.with_context(|| {
+    let pool = ccc_sync::db::pool(options, 4, Duration::from_secs(10));
+    ccc_sync::db::migrate(&pool).await.with_context(|| {
         format!(
             "cannot prepare the database {}",
             redact_url(&args.database_url)
@@ -189,7 +189,7 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: crate::pii::PhoneNumbers::Raw,
+        phone_numbers: ccc_sync::pii::PhoneNumbers::Raw,
     })
 }
 

@@ -24,11 +24,11 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
-use crate::config::{SourceSettings, StartFrom, redact_url};
-use crate::scheduler::{self, Source};
-use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
-use crate::window;
+use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
+use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::scheduler::{self, Source};
+use ccc_sync::window;
 
 /// The serving rate is measured with two windows paged at once: the simulator's headroom, not the daemon's
 /// pace (which pages one window at a time).
@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// Days of history they span (the backfill's windows are 6 hours).
     #[arg(long, default_value_t = 7)]
     pub days: u32,
+    /// Print the report as one JSON object (durations as seconds and nanoseconds) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The source the bench configures.
@@ -61,7 +64,7 @@ const CHUNK: Duration = Duration::from_secs(6 * 3_600);
 const PAGE_SIZE: u32 = 100;
 
 /// Rows of the three tables.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Rows {
     pub calls: u64,
     pub legs: u64,
@@ -75,7 +78,7 @@ impl Rows {
 }
 
 /// One timed run: what it moved, how long it took, and what the process doing it used.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Timed {
     pub calls: u64,
     pub rows: u64,
@@ -97,7 +100,7 @@ impl Timed {
 }
 
 /// What an idle pass (nothing new) cost.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Idle {
     pub requests: u64,
     pub transactions: i64,
@@ -105,7 +108,7 @@ pub struct Idle {
 }
 
 /// Everything one bench run measured, with the counts it checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
     pub calls: usize,
     pub days: u32,
@@ -229,11 +232,11 @@ async fn measure(
     );
 
     let sync_db = admin.clone().database(&names.sync);
-    let pool = crate::db::pool(sync_db.clone(), 4, Duration::from_secs(10));
-    crate::db::migrate(&pool).await?;
+    let pool = ccc_sync::db::pool(sync_db.clone(), 4, Duration::from_secs(10));
+    ccc_sync::db::migrate(&pool).await?;
     let copy_db = admin.clone().database(&names.copy);
-    let copy_pool = crate::db::pool(copy_db, 2, Duration::from_secs(10));
-    crate::db::migrate(&copy_pool).await?;
+    let copy_pool = ccc_sync::db::pool(copy_db, 2, Duration::from_secs(10));
+    ccc_sync::db::migrate(&copy_pool).await?;
 
     let dir = tempfile::tempdir()?;
     let url = database_url(admin, &names.sync);
@@ -341,7 +344,7 @@ fn source_settings(
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: crate::pii::PhoneNumbers::Raw,
+        phone_numbers: ccc_sync::pii::PhoneNumbers::Raw,
     })
 }
 
@@ -663,7 +666,7 @@ async fn idle_pass(
     admin: &PgConnectOptions,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Idle> {
-    let pool = crate::db::pool(database.clone(), 4, Duration::from_secs(10));
+    let pool = ccc_sync::db::pool(database.clone(), 4, Duration::from_secs(10));
     // A first pass warms the pool (connections, prepared statements); the second is the one measured.
     scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
     let (requests, cpu, xid) = (

@@ -79,10 +79,9 @@ mod tests {
     fn vectors() -> Vec<Value> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/signature-vectors.json"
+            "/../../tests/fixtures/signature-vectors.json"
         );
-        let text =
-            std::fs::read_to_string(path).expect("tests/fixtures is part of the repository");
+        let text = std::fs::read_to_string(path).expect("tests/fixtures is part of the repository");
         let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
         doc["vectors"].as_array().expect("vectors array").clone()
     }

@@ -12,8 +12,11 @@ use secrecy::SecretString;
 
 use super::AccessKey;
 use super::response::ApiError;
-use crate::ccc::client::{ACTION, API_VERSION};
-use crate::ccc::signer::{canonical_query, sign, string_to_sign};
+
+/// The one action this service answers, and its API version.
+pub const ACTION: &str = "ListRecentCallRecords";
+pub const API_VERSION: &str = "2017-07-05";
+use ccc_signature::{canonical_query, sign, string_to_sign};
 
 /// How far a request's `Timestamp` may be from the real clock.
 pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
@@ -222,7 +225,7 @@ mod tests {
     /// The official SDK wire captures from the signature vectors, as (method, query, body, timestamp).
     fn captures() -> Vec<(String, Params, DateTime<Utc>)> {
         let doc: Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/signature-vectors.json"
+            "../../../tests/fixtures/signature-vectors.json"
         ))
         .expect("json");
         doc["vectors"]

@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn error_bodies_match_the_fixture_samples() {
         let fixture: Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/error-samples.json"))
+            serde_json::from_str(include_str!("../../../tests/fixtures/error-samples.json"))
                 .expect("json");
         let ours = [
             ApiError::key_not_found(),
