@@ -12,6 +12,7 @@ use crate::ccc::PageRequest;
 use crate::config::Settings;
 use crate::health::Health;
 use crate::lock::SourceLock;
+use crate::reads::{self, SourceStatus};
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
 use crate::window::Window;
@@ -224,16 +225,9 @@ impl App {
 
     /// `ccc-sync status`: per source, the watermark, the lag and the last run.
     pub async fn status(&self) -> Result<String, AppError> {
-        let rows: Vec<SourceStatus> = sqlx::query_as(
-            "SELECT s.source, s.watermark, s.last_success_at, r.kind, r.status, r.finished_at, r.error
-             FROM ccc.sync_state s
-             LEFT JOIN LATERAL (SELECT kind, status, finished_at, error FROM ccc.sync_runs
-                                WHERE source = s.source ORDER BY finished_at DESC LIMIT 1) r ON true
-             ORDER BY s.source",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.db_error(e))?;
+        let rows = reads::source_statuses(&self.pool)
+            .await
+            .map_err(|e| self.db_error(e))?;
         Ok(render_status(&rows, &self.sources, Utc::now()))
     }
 
@@ -303,17 +297,6 @@ impl App {
         });
         (ok, out)
     }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct SourceStatus {
-    source: String,
-    watermark: DateTime<Utc>,
-    last_success_at: Option<DateTime<Utc>>,
-    kind: Option<String>,
-    status: Option<String>,
-    finished_at: Option<DateTime<Utc>>,
-    error: Option<String>,
 }
 
 fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc>) -> String {

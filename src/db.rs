@@ -1,13 +1,14 @@
-//! The database connection pool and the embedded migrations.
+//! The database server: the connection pool, the embedded migrations, and the scratch databases the
+//! tools create.
 //!
 //! Everything ccc-sync owns, the migration history included, lives in schema `ccc`, so the writer role
 //! needs no rights on `public` (PostgreSQL 15 grants none by default).
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 /// The migrations in `migrations/`, compiled into the binary, with their history kept in `ccc`.
 pub fn migrator() -> Migrator {
@@ -70,4 +71,42 @@ pub async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, s
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514") => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The server's version, as `SHOW server_version` prints it.
+pub async fn server_version(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SHOW server_version")
+        .fetch_one(conn)
+        .await
+}
+
+/// Drops database `name` if it exists and creates it empty. `name` must be a plain identifier the caller
+/// made up (it is not quoted).
+pub async fn recreate_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drops database `name`, closing its sessions first.
+pub async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The cluster's next transaction id, read without taking one. Over a pass, the difference counts the
+/// transactions that wrote (an idle pass journals its window, so it writes in exactly one). Unlike
+/// `pg_stat_database`, which backends flush when they get round to it, it is exact at once.
+pub async fn next_transaction_id(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8")
+        .fetch_one(conn)
+        .await
 }

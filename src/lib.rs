@@ -24,6 +24,7 @@ pub mod fetcher;
 pub mod health;
 pub mod lock;
 pub mod pii;
+pub mod reads;
 pub mod retry;
 pub mod scheduler;
 pub mod server;

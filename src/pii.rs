@@ -239,18 +239,10 @@ fn mask(number: &str) -> String {
 }
 
 fn hash(key: &SecretString, number: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret().as_bytes())
         .expect("HMAC accepts keys of any length");
     mac.update(number.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(HASH_PREFIX.len() + 2 * digest.len());
-    out.push_str(HASH_PREFIX);
-    for b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    format!("{HASH_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// The originals worth searching for in other text (long enough, changed by the mode), longest first so

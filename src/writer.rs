@@ -1,4 +1,5 @@
-//! All SQL of the sync: set-based upserts of one page, the watermark, and the `sync_runs` journal.
+//! Every write to the warehouse: set-based upserts of one page, the watermark, the `sync_runs` journal, and
+//! the table list a bulk load shares with them. Reads for people live in [`crate::reads`].
 //!
 //! Query functions take `&mut PgConnection` (a transaction derefs to one); the caller opens one transaction
 //! per window and commits once, after [`finish_window`] has moved the watermark in that same transaction.
@@ -664,4 +665,145 @@ struct RecordingColumns<'a> {
     file_path: Vec<Option<&'a str>>,
     start_time: Vec<Option<DateTime<Utc>>>,
     duration: Vec<Option<i32>>,
+}
+
+/// A table the writer fills: its key and the other columns it writes (the triggers fill the rest).
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub key: &'static [&'static str],
+    pub columns: &'static [&'static str],
+}
+
+impl Table {
+    /// The key and the written columns, comma-separated, for a statement's column list.
+    pub fn column_list(&self) -> String {
+        [self.key, self.columns].concat().join(", ")
+    }
+}
+
+/// The three call tables, parents first, with exactly the columns [`write_calls`] writes.
+pub const TABLES: [Table; 3] = [
+    Table {
+        name: "calls",
+        key: &["instance_id", "contact_id"],
+        columns: &[
+            "start_time",
+            "duration",
+            "contact_type",
+            "contact_disposition",
+            "calling_number",
+            "called_number",
+            "agent_names",
+            "skill_group_names",
+            "satisfaction",
+            "satisfaction_desc",
+            "feedback",
+            "extra_attr",
+            "raw",
+            "leg_count",
+            "queue_time",
+            "ring_time",
+            "talk_time",
+            "hold_time",
+            "work_time",
+        ],
+    },
+    Table {
+        name: "agent_legs",
+        key: &["instance_id", "contact_id", "leg_no"],
+        columns: &[
+            "agent_id",
+            "agent_name",
+            "skill_group_name",
+            "start_time",
+            "queue_time",
+            "ring_time",
+            "talk_time",
+            "hold_time",
+            "work_time",
+            "satisfaction",
+            "feedback",
+        ],
+    },
+    Table {
+        name: "recordings",
+        key: &["instance_id", "contact_id", "recording_no"],
+        columns: &[
+            "contact_type",
+            "agent_id",
+            "agent_name",
+            "calling_number",
+            "called_number",
+            "channel",
+            "file_name",
+            "file_description",
+            "file_path",
+            "start_time",
+            "duration",
+        ],
+    },
+];
+
+/// Loads COPY text (as [`crate::reads::copy_out`] writes it) into `table` the way a hand-written bulk
+/// load would, for the bench's reference: a temporary staging table, then one `INSERT … ON CONFLICT` with
+/// the writer's unchanged-row guard. Run it inside a transaction from [`begin`].
+pub async fn staged_load(
+    conn: &mut PgConnection,
+    table: &Table,
+    rows: impl tokio::io::AsyncRead + Unpin,
+) -> Result<(), sqlx::Error> {
+    let (name, list) = (table.name, table.column_list());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE staged_{name} ON COMMIT DROP AS SELECT {list} FROM ccc.{name} WITH NO DATA"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY staged_{name} ({list}) FROM STDIN"))
+        .await?;
+    copy.read_from(rows).await?;
+    copy.finish().await?;
+    let each = |template: &str| {
+        table
+            .columns
+            .iter()
+            .map(|c| template.replace('#', c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO ccc.{name} AS t ({list}) SELECT {list} FROM staged_{name}
+         ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+        table.key.join(", "),
+        each("# = EXCLUDED.#"),
+        each("t.#"),
+        each("EXCLUDED.#"),
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes a source's watermark and journal and every call of `instance_id` (legs and recordings go with
+/// their calls), so that `ccc-sync demo` starts from nothing each time.
+pub async fn forget_source(
+    pool: &PgPool,
+    source: &str,
+    instance_id: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM ccc.calls WHERE instance_id = $1")
+        .bind(instance_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM ccc.sync_runs WHERE source = $1")
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM ccc.sync_state WHERE source = $1")
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }

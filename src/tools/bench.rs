@@ -7,7 +7,6 @@
 //! `INSERT … ON CONFLICT` per table, as a hand-written bulk load would do it.
 
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
@@ -19,16 +18,18 @@ use futures::StreamExt as _;
 use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
-// Every dynamic statement here is built from this file's constants and the bench's own database names.
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
+use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
 use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::db;
+use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
 use ccc_sync::window;
+use ccc_sync::writer;
 
 /// The serving rate is measured with two windows paged at once: the simulator's headroom, not the daemon's
 /// pace (which pages one window at a time).
@@ -62,20 +63,6 @@ const SOURCE: &str = "bench";
 const CHUNK: Duration = Duration::from_secs(6 * 3_600);
 /// The largest page `ListRecentCallRecords` serves.
 const PAGE_SIZE: u32 = 100;
-
-/// Rows of the three tables.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Rows {
-    pub calls: u64,
-    pub legs: u64,
-    pub recordings: u64,
-}
-
-impl Rows {
-    pub fn total(&self) -> u64 {
-        self.calls + self.legs + self.recordings
-    }
-}
 
 /// One timed run: what it moved, how long it took, and what the process doing it used.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -114,12 +101,12 @@ pub struct BenchReport {
     pub days: u32,
     pub postgres: String,
     /// What the simulator serves, counted from its ground truth.
-    pub truth: Rows,
+    pub truth: RowCounts,
     /// What the backfill left in the warehouse.
-    pub synced: Rows,
+    pub synced: RowCounts,
     /// What the staged COPY left in its database.
-    pub copied: Rows,
-    /// Rows the re-sync of unchanged data wrote (0 when nothing was rewritten).
+    pub copied: RowCounts,
+    /// RowCounts the re-sync of unchanged data wrote (0 when nothing was rewritten).
     pub resync_rows_written: u64,
     pub backfill: Timed,
     pub staged_copy: Timed,
@@ -148,27 +135,16 @@ pub async fn run(
     let mut admin = PgConnection::connect_with(&admin_options)
         .await
         .with_context(|| format!("cannot connect to {}", redact_url(&args.database_url)))?;
-    let postgres: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(&mut admin)
-        .await?;
+    let postgres = db::server_version(&mut admin).await?;
     let names = Databases::new();
     for name in names.all() {
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&mut admin)
-            .await?;
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
+        db::recreate_database(&mut admin, name)
             .await
             .with_context(|| format!("cannot create database {name}; the role needs CREATEDB"))?;
     }
     let result = measure(args, exe, &admin_options, &names, postgres, cancel).await;
     for name in names.all() {
-        let dropped = sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
-        if let Err(e) = dropped {
+        if let Err(e) = db::drop_database(&mut admin, name).await {
             eprintln!("ccc-sync bench: could not drop database {name}: {e}");
         }
     }
@@ -232,11 +208,11 @@ async fn measure(
     );
 
     let sync_db = admin.clone().database(&names.sync);
-    let pool = ccc_sync::db::pool(sync_db.clone(), 4, Duration::from_secs(10));
-    ccc_sync::db::migrate(&pool).await?;
+    let pool = db::pool(sync_db.clone(), 4, Duration::from_secs(10));
+    db::migrate(&pool).await?;
     let copy_db = admin.clone().database(&names.copy);
-    let copy_pool = ccc_sync::db::pool(copy_db, 2, Duration::from_secs(10));
-    ccc_sync::db::migrate(&copy_pool).await?;
+    let copy_pool = db::pool(copy_db, 2, Duration::from_secs(10));
+    db::migrate(&copy_pool).await?;
 
     let dir = tempfile::tempdir()?;
     let url = database_url(admin, &names.sync);
@@ -249,23 +225,17 @@ async fn measure(
 
     eprintln!("bench: backfill (ccc-sync once, a child process)");
     let backfill = run_sync(exe, &backfill_config, dir.path(), truth).await?;
-    let synced = count_rows(&pool).await?;
+    let synced = reads::row_counts(&pool, None).await?;
 
     eprintln!("bench: staged COPY + INSERT … ON CONFLICT of the same rows");
     let staged_copy = staged_copy(&pool, &copy_pool, dir.path()).await?;
-    let copied = count_rows(&copy_pool).await?;
+    let copied = reads::row_counts(&copy_pool, None).await?;
     copy_pool.close().await;
 
     eprintln!("bench: re-sync of the unchanged rows (the lookback path)");
     let resync_started = Utc::now();
     let resync = run_sync(exe, &resync_config, dir.path(), truth).await?;
-    let resync_rows_written: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(calls_written + legs_written + recordings_written), 0)::int8
-         FROM ccc.sync_runs WHERE started_at >= $1",
-    )
-    .bind(resync_started)
-    .fetch_one(&pool)
-    .await?;
+    let resync_rows_written = reads::rows_written_since(&pool, resync_started).await?;
     pool.close().await;
 
     eprintln!("bench: the simulator's serving rate (paging through the client, no database)");
@@ -283,7 +253,7 @@ async fn measure(
         truth,
         synced,
         copied,
-        resync_rows_written: u64::try_from(resync_rows_written).unwrap_or(0),
+        resync_rows_written,
         backfill,
         staged_copy,
         resync,
@@ -293,7 +263,7 @@ async fn measure(
 }
 
 /// Calls, legs and recordings in the simulator's ground truth.
-fn truth_rows(records: &[Value]) -> Rows {
+fn truth_rows(records: &[Value]) -> RowCounts {
     // The wrapped shape nests each list one level (`"Agents": {"CallDetailAgent": [...]}`).
     let len = |v: Option<&Value>, inner: &str| match v {
         Some(Value::Array(a)) => a.len() as u64,
@@ -303,7 +273,7 @@ fn truth_rows(records: &[Value]) -> Rows {
             .map_or(0, |a| a.len() as u64),
         _ => 0,
     };
-    Rows {
+    RowCounts {
         calls: records.len() as u64,
         legs: records
             .iter()
@@ -390,7 +360,12 @@ fn write_config(
 }
 
 /// Runs `ccc-sync once` with `config` as a child and measures it; fails unless it synced what the truth holds.
-async fn run_sync(exe: &Path, config: &Path, dir: &Path, truth: Rows) -> anyhow::Result<Timed> {
+async fn run_sync(
+    exe: &Path,
+    config: &Path,
+    dir: &Path,
+    truth: RowCounts,
+) -> anyhow::Result<Timed> {
     let exe = exe.to_owned();
     let config = config.to_owned();
     let log = dir.join("child.log");
@@ -480,122 +455,23 @@ fn children_cpu() -> anyhow::Result<Duration> {
     Ok(Duration::from_millis((ticks(16) + ticks(17)) * 10))
 }
 
-/// The columns each table is loaded with: what the writer writes (the triggers fill the rest).
-const TABLES: [(&str, &[&str], &[&str]); 3] = [
-    (
-        "calls",
-        &["instance_id", "contact_id"],
-        &[
-            "start_time",
-            "duration",
-            "contact_type",
-            "contact_disposition",
-            "calling_number",
-            "called_number",
-            "agent_names",
-            "skill_group_names",
-            "satisfaction",
-            "satisfaction_desc",
-            "feedback",
-            "extra_attr",
-            "raw",
-            "leg_count",
-            "queue_time",
-            "ring_time",
-            "talk_time",
-            "hold_time",
-            "work_time",
-        ],
-    ),
-    (
-        "agent_legs",
-        &["instance_id", "contact_id", "leg_no"],
-        &[
-            "agent_id",
-            "agent_name",
-            "skill_group_name",
-            "start_time",
-            "queue_time",
-            "ring_time",
-            "talk_time",
-            "hold_time",
-            "work_time",
-            "satisfaction",
-            "feedback",
-        ],
-    ),
-    (
-        "recordings",
-        &["instance_id", "contact_id", "recording_no"],
-        &[
-            "contact_type",
-            "agent_id",
-            "agent_name",
-            "calling_number",
-            "called_number",
-            "channel",
-            "file_name",
-            "file_description",
-            "file_path",
-            "start_time",
-            "duration",
-        ],
-    ),
-];
-
 /// Exports the synced rows to files, then times loading them into the empty copy database: in one
 /// transaction, a COPY into a temporary table and one `INSERT … ON CONFLICT` per table, with the same
 /// unchanged-row guard as the writer.
 async fn staged_copy(from: &PgPool, to: &PgPool, dir: &Path) -> anyhow::Result<Timed> {
     let mut conn = from.acquire().await?;
-    for (table, keys, columns) in TABLES {
-        let list = [keys, columns].concat().join(", ");
-        let mut out = conn
-            .copy_out_raw(&format!("COPY (SELECT {list} FROM ccc.{table}) TO STDOUT"))
-            .await?;
-        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(table))?);
-        while let Some(chunk) = out.next().await {
-            file.write_all(&chunk?)?;
-        }
-        file.flush()?;
+    for table in &writer::TABLES {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(table.name))?);
+        reads::copy_out(&mut conn, table, &mut file).await?;
     }
     drop(conn);
-    let rows = count_rows(from).await?;
+    let rows = reads::row_counts(from, None).await?;
 
     let started = Instant::now();
-    let mut tx = to.begin().await?;
-    sqlx::query("SELECT set_config('ccc.leg_totals_from_writer', 'on', true)")
-        .execute(&mut *tx)
-        .await?;
-    for (table, keys, columns) in TABLES {
-        let list = [keys, columns].concat().join(", ");
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE TEMP TABLE staged_{table} ON COMMIT DROP AS SELECT {list} FROM ccc.{table} WITH NO DATA"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY staged_{table} ({list}) FROM STDIN"))
-            .await?;
-        let file = tokio::fs::File::open(dir.join(table)).await?;
-        copy.read_from(file).await?;
-        copy.finish().await?;
-        let set: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{c} = EXCLUDED.{c}"))
-            .collect();
-        let old: Vec<String> = columns.iter().map(|c| format!("t.{c}")).collect();
-        let new: Vec<String> = columns.iter().map(|c| format!("EXCLUDED.{c}")).collect();
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO ccc.{table} AS t ({list}) SELECT {list} FROM staged_{table}
-             ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
-            keys.join(", "),
-            set.join(", "),
-            old.join(", "),
-            new.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = writer::begin(to).await?;
+    for table in &writer::TABLES {
+        let file = tokio::fs::File::open(dir.join(table.name)).await?;
+        writer::staged_load(&mut tx, table, file).await?;
     }
     tx.commit().await?;
     Ok(Timed {
@@ -604,21 +480,6 @@ async fn staged_copy(from: &PgPool, to: &PgPool, dir: &Path) -> anyhow::Result<T
         wall: started.elapsed(),
         cpu: None,
         peak_rss_kib: None,
-    })
-}
-
-async fn count_rows(pool: &PgPool) -> anyhow::Result<Rows> {
-    let (calls, legs, recordings): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM ccc.calls), (SELECT count(*) FROM ccc.agent_legs),
-                (SELECT count(*) FROM ccc.recordings)",
-    )
-    .fetch_one(pool)
-    .await?;
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(Rows {
-        calls: n(calls),
-        legs: n(legs),
-        recordings: n(recordings),
     })
 }
 
@@ -666,32 +527,28 @@ async fn idle_pass(
     admin: &PgConnectOptions,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Idle> {
-    let pool = ccc_sync::db::pool(database.clone(), 4, Duration::from_secs(10));
+    let pool = db::pool(database.clone(), 4, Duration::from_secs(10));
     // A first pass warms the pool (connections, prepared statements); the second is the one measured.
     scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
     let (requests, cpu, xid) = (
         sim.requests().total,
         process_cpu(),
-        next_transaction_id(admin).await?,
+        transaction_id_now(admin).await?,
     );
     scheduler::sync_source(&pool, source, Utc::now(), cancel).await?;
     let idle = Idle {
         cpu: process_cpu().saturating_sub(cpu),
         requests: sim.requests().total - requests,
-        transactions: next_transaction_id(admin).await? - xid,
+        transactions: transaction_id_now(admin).await? - xid,
     };
     pool.close().await;
     Ok(idle)
 }
 
-/// The cluster's next transaction id, read without taking one. Over a pass, the difference counts the
-/// transactions that wrote (an idle pass journals its window, so it writes in exactly one). Unlike
-/// `pg_stat_database`, which backends flush when they get round to it, it is exact at once.
-async fn next_transaction_id(admin: &PgConnectOptions) -> anyhow::Result<i64> {
+/// The cluster's next transaction id, on a connection of its own so that reading it takes none.
+async fn transaction_id_now(admin: &PgConnectOptions) -> anyhow::Result<i64> {
     let mut conn = PgConnection::connect_with(admin).await?;
-    let xid: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8")
-        .fetch_one(&mut conn)
-        .await?;
+    let xid = db::next_transaction_id(&mut conn).await?;
     conn.close().await?;
     Ok(xid)
 }

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
 use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
+use ccc_sync::writer;
 
 /// The source name the demo syncs under; its earlier state and rows are replaced on every run.
 pub const DEMO_SOURCE: &str = "demo";
@@ -39,30 +41,6 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 3)]
     pub days: u32,
 }
-
-/// The two dashboard queries the demo runs, with the question each answers: one `SELECT` over the BI views,
-/// so the demo shows the warehouse's own definitions (what counts as answered, the business day).
-pub const DASHBOARD_QUERIES: [(&str, &str); 2] = [
-    (
-        "Calls per business day and type, with the share answered",
-        "SELECT business_date AS day, contact_type_label_en AS contact_type, offered, answered, abandoned,
-       round(100 * answer_rate, 1)::float8 AS answered_pct
-FROM ccc.daily_calls
-WHERE instance_id = $1
-ORDER BY 1, 2",
-    ),
-    (
-        "Top five agents by talk time",
-        "SELECT agent_id, min(agent_name) AS agent_name, sum(calls_handled)::int8 AS calls,
-       sum(talk_time)::int8 AS talk_s,
-       round(sum(handle_time)::numeric / nullif(sum(calls_handled), 0))::int8 AS avg_handle_s
-FROM ccc.agent_daily
-WHERE instance_id = $1
-GROUP BY 1
-ORDER BY talk_s DESC NULLS LAST
-LIMIT 5",
-    ),
-];
 
 /// Runs the demo and returns its report; fails if the warehouse does not match the simulator.
 pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<String> {
@@ -103,7 +81,8 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
             redact_url(&args.database_url)
         )
     })?;
-    forget_earlier_demo(&pool).await?;
+    // The demo replaces its earlier run: its source's state and journal, and the demo instance's rows.
+    writer::forget_source(&pool, DEMO_SOURCE, DEMO_INSTANCE_ID).await?;
     println!("Database:  {} (schema ccc)", redact_url(&args.database_url));
 
     let source = Source::new(demo_source(&sim.endpoint(), args.days)?)?;
@@ -116,14 +95,11 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     let elapsed = sync_started.elapsed();
 
     let mut out = String::new();
-    let (calls, legs, recordings): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM ccc.calls WHERE instance_id = $1),
-                (SELECT count(*) FROM ccc.agent_legs WHERE instance_id = $1),
-                (SELECT count(*) FROM ccc.recordings WHERE instance_id = $1)",
-    )
-    .bind(DEMO_INSTANCE_ID)
-    .fetch_one(&pool)
-    .await?;
+    let RowCounts {
+        calls,
+        legs,
+        recordings,
+    } = reads::row_counts(&pool, Some(DEMO_INSTANCE_ID)).await?;
     let seconds = elapsed.as_secs_f64().max(0.001);
     let _ = writeln!(
         out,
@@ -150,9 +126,10 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
         "  matches the simulator's ground truth: {expected} calls, none missing, none extra"
     );
 
-    for (question, sql) in DASHBOARD_QUERIES {
+    for (question, sql) in reads::DASHBOARD_SAMPLES {
         let _ = writeln!(out, "\n-- {question}\n{sql};\n");
-        out.push_str(&render_query(&pool, sql).await?);
+        let answer = reads::dashboard_sample(&pool, sql, DEMO_INSTANCE_ID).await?;
+        out.push_str(&render_table(&answer));
     }
     let _ = writeln!(
         out,
@@ -193,25 +170,6 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
     })
 }
 
-/// The demo replaces its earlier run: its source's state and journal, and the demo instance's rows.
-async fn forget_earlier_demo(pool: &PgPool) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM ccc.calls WHERE instance_id = $1")
-        .bind(DEMO_INSTANCE_ID)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM ccc.sync_runs WHERE source = $1")
-        .bind(DEMO_SOURCE)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM ccc.sync_state WHERE source = $1")
-        .bind(DEMO_SOURCE)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Committed calls as windows land: a bar on a terminal, a line every few seconds otherwise.
 async fn show_progress(pool: PgPool, expected: usize, started: Instant) {
     let terminal = std::io::stdout().is_terminal();
@@ -222,15 +180,11 @@ async fn show_progress(pool: PgPool, expected: usize, started: Instant) {
     };
     loop {
         tokio::time::sleep(tick).await;
-        let Ok(done) =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ccc.calls WHERE instance_id = $1")
-                .bind(DEMO_INSTANCE_ID)
-                .fetch_one(&pool)
-                .await
-        else {
+        let Ok(done) = reads::row_counts(&pool, Some(DEMO_INSTANCE_ID)).await else {
             continue;
         };
-        let line = progress_line(done as usize, expected, started.elapsed());
+        let done = done.calls as usize;
+        let line = progress_line(done, expected, started.elapsed());
         if terminal {
             print!("\r{line}");
         } else {
@@ -262,85 +216,18 @@ pub fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
     )
 }
 
-/// Runs `sql` with the demo instance as `$1` and renders the rows as an aligned text table.
-async fn render_query(pool: &PgPool, sql: &'static str) -> anyhow::Result<String> {
-    use sqlx::{Column, Row, TypeInfo, ValueRef};
-    use unicode_width::UnicodeWidthStr;
-    let rows = sqlx::query(sql)
-        .bind(DEMO_INSTANCE_ID)
-        .fetch_all(pool)
-        .await?;
-    let Some(first) = rows.first() else {
-        return Ok("(no rows)\n".to_owned());
-    };
-    let headers: Vec<String> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    let mut cells: Vec<Vec<String>> = Vec::new();
-    for row in &rows {
-        let mut line = Vec::new();
-        for (i, column) in row.columns().iter().enumerate() {
-            let raw = row.try_get_raw(i)?;
-            let text = if raw.is_null() {
-                "NULL".to_owned()
-            } else {
-                match column.type_info().name() {
-                    "INT8" => row.try_get::<i64, _>(i)?.to_string(),
-                    "INT4" => row.try_get::<i32, _>(i)?.to_string(),
-                    "FLOAT8" => row.try_get::<f64, _>(i)?.to_string(),
-                    "DATE" => row.try_get::<chrono::NaiveDate, _>(i)?.to_string(),
-                    _ => row.try_get::<String, _>(i).unwrap_or_default(),
-                }
-            };
-            line.push(text);
-        }
-        cells.push(line);
+/// A query's answer as an aligned text table, column widths counted in display cells (Chinese names are
+/// two cells wide).
+fn render_table(answer: &reads::TextTable) -> String {
+    if answer.rows.is_empty() {
+        return "(no rows)\n".to_owned();
     }
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([headers[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.width())));
-    let _ = writeln!(
-        out,
-        "{}",
-        headers
-            .iter()
-            .zip(&widths)
-            .map(|(h, w)| pad(h, *w))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(
-        out,
-        "{}",
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("-+-")
-    );
-    for r in cells {
-        let _ = writeln!(
-            out,
-            "{}",
-            r.iter()
-                .zip(&widths)
-                .map(|(c, w)| pad(c, *w))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-    }
-    Ok(out)
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::ASCII_MARKDOWN)
+        .set_header(&answer.headers)
+        .add_rows(&answer.rows);
+    format!("{table}\n")
 }
 
 #[cfg(test)]
