@@ -92,6 +92,24 @@ pub async fn recreate_database(conn: &mut PgConnection, name: &str) -> Result<()
     Ok(())
 }
 
+/// Creates database `name` unless it exists; `true` when it was created. `name` must be a plain identifier.
+pub async fn create_database_if_missing(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !exists {
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(conn)
+            .await?;
+    }
+    Ok(!exists)
+}
+
 /// Drops database `name`, closing its sessions first.
 pub async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(AssertSqlSafe(format!(

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 use secrecy::SecretString;
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgConnection, PgPool};
 use sqlx::postgres::PgConnectOptions;
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
 use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
 use ccc_sync::writer;
@@ -26,7 +27,8 @@ pub const DEMO_SOURCE: &str = "demo";
 /// Options of `ccc-sync demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// The database to sync into.
+    /// The PostgreSQL server: any database on it that the role may connect to. The demo syncs into a
+    /// database of its own there (`--database`), which it creates when missing.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -34,6 +36,9 @@ pub struct DemoArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+    /// The demo's own database on that server; its earlier demo rows are replaced on every run.
+    #[arg(long, default_value = "ccc_sync_demo", value_parser = plain_identifier)]
+    pub database: String,
     /// Calls the simulator generates.
     #[arg(long, default_value_t = 20_000)]
     pub calls: usize,
@@ -68,22 +73,41 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
         sim.endpoint()
     );
 
-    let options = PgConnectOptions::from_str(&args.database_url).with_context(|| {
+    let server = PgConnectOptions::from_str(&args.database_url).with_context(|| {
         format!(
             "DATABASE_URL {} is not a PostgreSQL URL",
             redact_url(&args.database_url)
         )
     })?;
-    let pool = ccc_sync::db::pool(options, 4, Duration::from_secs(10));
-    ccc_sync::db::migrate(&pool).await.with_context(|| {
-        format!(
-            "cannot prepare the database {}",
-            redact_url(&args.database_url)
-        )
-    })?;
+    let mut admin = PgConnection::connect_with(&server)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url(&args.database_url)))?;
+    let created = db::create_database_if_missing(&mut admin, &args.database)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create database {}; create it by hand or give a role that may (CREATEDB)",
+                args.database
+            )
+        })?;
+    admin.close().await?;
+    let options = server.database(&args.database);
+    let display_url = {
+        let mut url = reqwest::Url::parse(&args.database_url)?;
+        url.set_path(&args.database);
+        redact_url(url.as_str())
+    };
+    let pool = db::pool(options, 4, Duration::from_secs(10));
+    db::migrate(&pool)
+        .await
+        .with_context(|| format!("cannot prepare the database {display_url}"))?;
     // The demo replaces its earlier run: its source's state and journal, and the demo instance's rows.
     writer::forget_source(&pool, DEMO_SOURCE, DEMO_INSTANCE_ID).await?;
-    println!("Database:  {} (schema ccc)", redact_url(&args.database_url));
+    println!(
+        "Database:  {display_url} (schema ccc; {}, so nothing else is touched; `dropdb {}` removes it)",
+        if created { "created for the demo" } else { "the demo's own database" },
+        args.database
+    );
 
     let source = Source::new(demo_source(&sim.endpoint(), args.days)?)?;
     let sync_started = Instant::now();
@@ -133,9 +157,8 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     }
     let _ = writeln!(
         out,
-        "\nDone in {:.1} s. Explore: psql \"{}\" -c 'SELECT * FROM ccc.calls LIMIT 5'",
+        "\nDone in {:.1} s. Explore: psql \"{display_url}\" -c 'SELECT * FROM ccc.calls LIMIT 5'",
         started.elapsed().as_secs_f64(),
-        redact_url(&args.database_url)
     );
     sim.shutdown().await;
     pool.close().await;
@@ -246,5 +269,21 @@ mod tests {
             )
         );
         assert!(progress_line(0, 10, Duration::from_secs(1)).ends_with("ETA ?"));
+    }
+}
+
+/// A database name the demo can use unquoted: lowercase letters, digits and `_`, not starting with a digit.
+fn plain_identifier(name: &str) -> Result<String, String> {
+    let plain = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a plain database name: use lowercase letters, digits and _ (e.g. ccc_sync_demo)"
+        ))
     }
 }
