@@ -1,9 +1,10 @@
 //! The CCC client: signing ([`signer`]), the wire format ([`wire`]), errors ([`error`]), credentials
-//! ([`credentials`]) and the HTTP call ([`client`]).
+//! ([`credentials`]), the HTTP call ([`client`]) and keeping credentials out of what errors say (`redact`).
 
 pub mod client;
 pub mod credentials;
 pub mod error;
+mod redact;
 pub mod signer;
 pub mod wire;
 
