@@ -166,7 +166,11 @@ impl CccClient {
 
     /// Sends one page request, signed afresh (new nonce and timestamp), and classifies the answer.
     pub async fn list_recent_call_records(&self, req: &PageRequest) -> Result<ListPage, CccError> {
-        let credentials = self.credentials.credentials().await?;
+        let credentials = self
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| e.redact_with(redact_security_token))?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let signed = SignedRequest::build(
             ACTION,
