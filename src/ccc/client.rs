@@ -1,5 +1,8 @@
 //! The CCC HTTP client: one signed `ListRecentCallRecords` request per call, answered with a page or a
 //! classified [`CccError`]. Retrying, pacing and paging are the fetcher's business, not this file's.
+//!
+//! An error leaves the client with its credentials redacted: the secret and the STS token never appear in
+//! what it says, even where the service quotes them back.
 
 use std::time::Duration;
 
@@ -8,6 +11,7 @@ use secrecy::ExposeSecret;
 
 use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
+use super::redact::{Redactor, redact_security_token};
 use super::wire::{self, BodyError, ListPage};
 use ccc_signature::{percent_encode, sign_params};
 
@@ -38,12 +42,23 @@ impl PageRequest {
 
 /// A request ready to send the way the official Tea SDK sends it: common parameters and `Signature` in
 /// the query, action parameters in an `application/x-www-form-urlencoded` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
+    /// Carries the STS token, when there is one; its `Debug` shows it redacted.
     pub query: String,
     pub body: String,
-    /// Kept to set beside the server's on `SignatureDoesNotMatch`; holds no secret.
+    /// Kept to set beside the server's on `SignatureDoesNotMatch`, with the `SecurityToken` value redacted.
     pub string_to_sign: String,
+}
+
+impl std::fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("query", &redact_security_token(&self.query))
+            .field("body", &self.body)
+            .field("string_to_sign", &self.string_to_sign)
+            .finish()
+    }
 }
 
 impl SignedRequest {
@@ -82,7 +97,7 @@ impl SignedRequest {
         SignedRequest {
             query: encode_pairs(&common),
             body: encode_pairs(&body_params),
-            string_to_sign,
+            string_to_sign: redact_security_token(&string_to_sign),
         }
     }
 }
@@ -151,7 +166,11 @@ impl CccClient {
 
     /// Sends one page request, signed afresh (new nonce and timestamp), and classifies the answer.
     pub async fn list_recent_call_records(&self, req: &PageRequest) -> Result<ListPage, CccError> {
-        let credentials = self.credentials.credentials().await?;
+        let credentials = self
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| e.redact_with(redact_security_token))?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let signed = SignedRequest::build(
             ACTION,
@@ -179,7 +198,10 @@ impl CccClient {
             .bytes()
             .await
             .map_err(|e| CccError::Transport(e.without_url()))?;
-        classify(status, &body, retry_after, signed.string_to_sign)
+        classify(status, &body, retry_after, signed.string_to_sign).map_err(|e| {
+            let redactor = Redactor::new(&credentials);
+            e.redact_with(|text| redactor.redact(text))
+        })
     }
 }
 
@@ -195,8 +217,19 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// Turns a status and body into a page or an error that names the request.
+/// Turns a status and body into a page or an error that names the request. Any `SecurityToken` value the
+/// service quotes is redacted; the client also blanks the credentials it signed with.
 pub fn classify(
+    http_status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    our_string_to_sign: String,
+) -> Result<ListPage, CccError> {
+    read_answer(http_status, body, retry_after, our_string_to_sign)
+        .map_err(|e| e.redact_with(redact_security_token))
+}
+
+fn read_answer(
     http_status: u16,
     body: &[u8],
     retry_after: Option<Duration>,
@@ -304,7 +337,58 @@ mod tests {
                 .query
                 .contains("SecurityToken=CAIS%2Bsts%2Ftoken%3D%3D")
         );
-        assert!(signed.string_to_sign.contains("SecurityToken"));
+        let verified = sign_params(
+            "POST",
+            [
+                ("Action", ACTION),
+                ("Format", "JSON"),
+                ("Version", API_VERSION),
+                ("Timestamp", &at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                ("SignatureNonce", "n"),
+                ("SignatureMethod", "HMAC-SHA1"),
+                ("SignatureVersion", "1.0"),
+                ("AccessKeyId", "testid"),
+                ("SecurityToken", "CAIS+sts/token=="),
+            ],
+            &c.access_key_secret,
+        )
+        .1;
+        assert!(
+            signed
+                .query
+                .ends_with(&format!("&Signature={}", percent_encode(&verified))),
+            "the token is signed as sent"
+        );
+        assert!(
+            signed
+                .string_to_sign
+                .contains("SecurityToken%3D[REDACTED]%26")
+        );
+        let shown = format!("{} {signed:?}", signed.string_to_sign);
+        assert!(
+            !shown.contains("CAIS") && shown.contains("SecurityToken=[REDACTED]&"),
+            "what is kept and shown holds no token: {shown}"
+        );
+    }
+
+    #[test]
+    fn the_servers_echo_of_a_security_token_is_redacted_in_every_text_of_the_error() {
+        let body = serde_json::json!({
+            "RequestId": "R-STS",
+            "Code": "SignatureDoesNotMatch",
+            "Message": "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAI%26SecurityToken%3DCAIS%252Bsts%26Timestamp%3D1",
+        });
+        let ours = "POST&%2F&AccessKeyId%3DLTAI%26SecurityToken%3DCAIS%252Bsts%26Timestamp%3D2";
+        let e = classify(400, body.to_string().as_bytes(), None, ours.into()).expect_err("error");
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("CAIS"), "{shown}");
+        assert!(
+            shown.contains("SignatureDoesNotMatch")
+                && shown.contains("R-STS")
+                && shown
+                    .contains("AccessKeyId%3DLTAI%26SecurityToken%3D[REDACTED]%26Timestamp%3D1"),
+            "still useful: {shown}"
+        );
     }
 
     #[test]

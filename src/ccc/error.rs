@@ -1,7 +1,8 @@
 //! Everything a CCC request can fail with, and whether trying again can help.
 //!
 //! Every variant carries what Alibaba support asks for (`RequestId`, `Code`, HTTP status) where the service
-//! gave one. Retry decisions are [`CccError::is_retryable`], never string matching at the call site.
+//! gave one. Retry decisions are [`CccError::is_retryable`], never string matching at the call site. No
+//! credential leaves the client inside one: its texts pass through [`CccError::redact_with`] first.
 
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ pub enum CccError {
         request_id: Option<String>,
         /// What `x-acs-retry-after` asked for.
         retry_after: Option<Duration>,
-        /// For signature mismatches: the string we signed, to set beside the server's.
+        /// For signature mismatches: the string we signed, to set beside the server's (which `message`
+        /// quotes), both with the `SecurityToken` value redacted.
         our_string_to_sign: Option<String>,
     },
     /// The request never got a complete answer: connect, timeout, reset.
@@ -52,6 +54,46 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl CccError {
+    /// The same error with `redact` applied to every text that came from the request or the service: the
+    /// message, our string to sign, the detail of an unreadable answer or of a credentials failure. Codes,
+    /// statuses and the `RequestId` stay as they are, so the error still says what support asks for. A
+    /// transport error's text is reqwest's, already without the URL and its query.
+    pub fn redact_with(self, redact: impl Fn(&str) -> String) -> CccError {
+        match self {
+            CccError::Api {
+                code,
+                message,
+                http_status,
+                request_id,
+                retry_after,
+                our_string_to_sign,
+            } => CccError::Api {
+                code,
+                message: redact(&message),
+                http_status,
+                request_id,
+                retry_after,
+                our_string_to_sign: our_string_to_sign.as_deref().map(&redact),
+            },
+            CccError::Decode {
+                http_status,
+                request_id,
+                detail,
+                retry_after,
+            } => CccError::Decode {
+                http_status,
+                request_id,
+                detail: redact(&detail),
+                retry_after,
+            },
+            CccError::Credentials(mut e) => {
+                e.detail = redact(&e.detail);
+                CccError::Credentials(e)
+            }
+            transport @ CccError::Transport(_) => transport,
+        }
+    }
+
     /// Whether the same request, signed afresh, may succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -239,6 +281,42 @@ mod tests {
                 && shown.contains("Fix: run on ECS"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn redaction_reaches_every_text_and_keeps_the_code_and_the_request_id() {
+        let blank = |text: &str| text.replace("tok", "***");
+        let errors = [
+            CccError::Api {
+                code: "SignatureDoesNotMatch".into(),
+                message: "server string to sign is:tok".into(),
+                http_status: 400,
+                request_id: Some("R-9".into()),
+                retry_after: None,
+                our_string_to_sign: Some("ours tok".into()),
+            },
+            CccError::Decode {
+                http_status: 502,
+                request_id: Some("R-9".into()),
+                detail: "body tok".into(),
+                retry_after: None,
+            },
+            CccError::from(CredentialsError {
+                provider: "secret file",
+                endpoint: "/run/secrets/sts".into(),
+                detail: "said tok".into(),
+                fix: "fix it".into(),
+                transient: false,
+            }),
+        ];
+        for e in errors {
+            let (code, request_id) = (e.code().to_owned(), e.request_id().map(str::to_owned));
+            let redacted = e.redact_with(blank);
+            let shown = format!("{redacted} {redacted:?}");
+            assert!(!shown.contains("tok") && shown.contains("***"), "{shown}");
+            assert_eq!(redacted.code(), code);
+            assert_eq!(redacted.request_id().map(str::to_owned), request_id);
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The CCC client: the wire format ([`wire`]), errors ([`error`]), credentials ([`credentials`]) and the
-//! signed HTTP call ([`client`]; signature v1 itself is the `ccc-signature` crate, shared with the simulator).
+//! The CCC client: the wire format ([`wire`]), errors ([`error`]), credentials ([`credentials`]), the signed
+//! HTTP call ([`client`]) and keeping credentials out of what errors say (`redact`). Signature v1 itself is
+//! the `ccc-signature` crate, shared with the simulator.
 
 pub mod client;
 pub mod credentials;
 pub mod error;
+mod redact;
 pub mod wire;
 
 pub use client::{CccClient, ClientSettings, PageRequest};

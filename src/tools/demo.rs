@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 use secrecy::SecretString;
-use sqlx::{Connection as _, PgConnection, PgPool};
 use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
@@ -105,7 +105,11 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     writer::forget_source(&pool, DEMO_SOURCE, DEMO_INSTANCE_ID).await?;
     println!(
         "Database:  {display_url} (schema ccc; {}, so nothing else is touched; `dropdb {}` removes it)",
-        if created { "created for the demo" } else { "the demo's own database" },
+        if created {
+            "created for the demo"
+        } else {
+            "the demo's own database"
+        },
         args.database
     );
 
@@ -253,6 +257,22 @@ fn render_table(answer: &reads::TextTable) -> String {
     format!("{table}\n")
 }
 
+/// A database name the demo can use unquoted: lowercase letters, digits and `_`, not starting with a digit.
+fn plain_identifier(name: &str) -> Result<String, String> {
+    let plain = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a plain database name: use lowercase letters, digits and _ (e.g. ccc_sync_demo)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,20 +290,15 @@ mod tests {
         );
         assert!(progress_line(0, 10, Duration::from_secs(1)).ends_with("ETA ?"));
     }
-}
 
-/// A database name the demo can use unquoted: lowercase letters, digits and `_`, not starting with a digit.
-fn plain_identifier(name: &str) -> Result<String, String> {
-    let plain = name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        Ok(name.to_owned())
-    } else {
-        Err(format!(
-            "{name:?} is not a plain database name: use lowercase letters, digits and _ (e.g. ccc_sync_demo)"
-        ))
+    #[test]
+    fn only_plain_lowercase_database_names_are_accepted() {
+        for good in ["ccc_sync_demo", "_demo2"] {
+            assert_eq!(plain_identifier(good).as_deref(), Ok(good));
+        }
+        for bad in ["Demo", "2demo", "demo-db", "demo; DROP DATABASE postgres", ""] {
+            let e = plain_identifier(bad).expect_err(bad);
+            assert!(e.contains("ccc_sync_demo"), "{e}");
+        }
     }
 }

@@ -4,8 +4,11 @@ use std::process::Output;
 
 use chrono::{TimeDelta, Utc};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
+
+use ccc_signature::percent_encode;
+use ccc_simulator::{self as simulator, AccessKey, SimulatorConfig, SimulatorHandle};
 
 use crate::mock::{self, Fault, Key, MockCcc};
 use crate::support::TestDb;
@@ -135,6 +138,168 @@ async fn the_secret_and_the_database_password_appear_nowhere_through_failures_at
         "the failures were journaled"
     );
     assert!(!stored.contains(SECRET) && !stored.contains(DB_PASSWORD));
+}
+
+/// The built-in simulator serving `inst-1` to the key `LTAI-sec` with `secret`.
+async fn simulator_with_secret(secret: &str) -> SimulatorHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let config = SimulatorConfig {
+        calls: 200,
+        days: 1,
+        keys: vec![AccessKey {
+            id: "LTAI-sec".into(),
+            secret: secret.into(),
+            agent: None,
+        }],
+        instance_ids: vec!["inst-1".into()],
+        ..SimulatorConfig::default()
+    };
+    simulator::start(config, listener).await.expect("simulator")
+}
+
+/// Every (table, column, needle) of schema `ccc` whose value, as text, holds one of `needles` (hex escapes
+/// in either case).
+async fn columns_holding(pool: &PgPool, needles: &[String]) -> Vec<(String, String, String)> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text
+           FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_schema, table_name)
+          WHERE c.table_schema = 'ccc' AND t.table_type = 'BASE TABLE'
+          ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("columns");
+    assert!(
+        columns.contains(&("sync_runs".into(), "error".into())),
+        "the journal is among the columns searched: {columns:?}"
+    );
+    let lowered: Vec<String> = needles.iter().map(|n| n.to_lowercase()).collect();
+    let mut found = Vec::new();
+    for (table, column) in columns {
+        let search: String = sqlx::query_scalar(
+            "SELECT format('SELECT DISTINCT n FROM ccc.%I, unnest($1::text[]) n WHERE strpos(lower(%I::text), n) > 0', $1::text, $2::text)",
+        )
+        .bind(&table)
+        .bind(&column)
+        .fetch_one(pool)
+        .await
+        .expect("quote");
+        let hits: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(search))
+            .bind(&lowered)
+            .fetch_all(pool)
+            .await
+            .expect("search");
+        found.extend(hits.into_iter().map(|n| (table.clone(), column.clone(), n)));
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sts_token_appears_nowhere_through_a_signature_mismatch_check_and_the_journal() {
+    let db = TestDb::new().await;
+    let core = uuid::Uuid::new_v4().to_string();
+    // `+`, `/` and `=` are escaped in a query and escaped again in a string to sign.
+    let token = format!("STS.TokEn+{core}/sts==");
+    let once_encoded = percent_encode(&token);
+    let twice_encoded = percent_encode(&once_encoded);
+    assert!(once_encoded.contains("%2B") && twice_encoded.contains("%252B"));
+    let right = simulator_with_secret(SECRET).await;
+    let wrong = simulator_with_secret("the-secret-the-service-holds").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).expect("token");
+    let sts = format!("security_token_file = \"{}\"\n", token_file.display());
+
+    let mut outputs = Vec::new();
+    let ok = write_config(dir.path(), "ok.toml", &db.url, &right.endpoint(), &sts);
+    outputs.push(("success", run(&ok, "once").await));
+    let mismatch = write_config(dir.path(), "sig.toml", &db.url, &wrong.endpoint(), &sts);
+    outputs.push(("signature mismatch", run(&mismatch, "once").await));
+    outputs.push(("check", run(&mismatch, "check").await));
+
+    let codes: Vec<Option<i32>> = outputs.iter().map(|(_, o)| o.status.code()).collect();
+    assert_eq!(
+        codes,
+        [Some(0), Some(1), Some(1)],
+        "each scenario ran as intended"
+    );
+    let never_shown = [
+        token.clone(),
+        once_encoded,
+        twice_encoded,
+        core,
+        SECRET.to_owned(),
+    ];
+    for (scenario, out) in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .to_lowercase();
+        assert!(
+            text.len() > 100,
+            "{scenario}: the trace-level output is there to search"
+        );
+        for needle in &never_shown {
+            assert!(
+                !text.contains(&needle.to_lowercase()),
+                "{scenario}: {needle} leaked"
+            );
+        }
+    }
+    let check = String::from_utf8_lossy(&outputs[2].1.stdout);
+    let request_id = check
+        .split_once("(RequestId ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(id, _)| id)
+        .expect("check names the RequestId");
+    assert!(
+        check.contains("SignatureDoesNotMatch")
+            && check.contains("SecurityToken%3D[REDACTED]%26")
+            && request_id != "none"
+            && !request_id.is_empty(),
+        "check still says what failed, for which request, and where the token was: {check}"
+    );
+
+    let (error_code, journaled_request_id, error): (String, String, String) = sqlx::query_as(
+        "SELECT error_code, request_id, error FROM ccc.sync_runs WHERE status = 'failed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the failed window was journaled");
+    assert_eq!(error_code, "SignatureDoesNotMatch");
+    assert!(
+        error.contains(&journaled_request_id)
+            && error.contains("server string to sign is:POST&%2F&AccessKeyId%3DLTAI-sec%26")
+            && error.contains("SecurityToken%3D[REDACTED]%26"),
+        "the journal keeps the request id and the server's string to sign, without the token: {error}"
+    );
+    let succeeded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs WHERE status = 'succeeded'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert!(succeeded > 0, "the STS-signed sync committed windows");
+    let found = columns_holding(&db.pool, &["SignatureDoesNotMatch".to_owned()]).await;
+    assert!(
+        found.contains(&(
+            "sync_runs".into(),
+            "error".into(),
+            "signaturedoesnotmatch".into()
+        )),
+        "the search finds what is there: {found:?}"
+    );
+    let leaks = columns_holding(&db.pool, &never_shown).await;
+    assert!(
+        leaks.is_empty(),
+        "no column of the warehouse holds the token or the secret: {leaks:?}"
+    );
+    right.shutdown().await;
+    wrong.shutdown().await;
 }
 
 #[tokio::test]
