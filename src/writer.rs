@@ -60,11 +60,15 @@ pub async fn write_calls(
         "INSERT INTO ccc.calls AS c (instance_id, contact_id, start_time, duration, contact_type,
              contact_disposition, calling_number, called_number, agent_names, skill_group_names,
              satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
-             talk_time, hold_time, work_time)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::text[], $6::text[],
+             talk_time, hold_time, work_time, business_date)
+         SELECT u.*, (u.start_time AT TIME ZONE ccc.business_time_zone())::date
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::text[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[], $12::text[], $13::text[],
              $14::text[], $15::jsonb[], $16::int4[], $17::int4[], $18::int4[], $19::int4[], $20::int4[],
-             $21::int4[])
+             $21::int4[]) AS u(instance_id, contact_id, start_time, duration, contact_type,
+             contact_disposition, calling_number, called_number, agent_names, skill_group_names,
+             satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
+             talk_time, hold_time, work_time)
          ON CONFLICT (instance_id, contact_id) DO UPDATE SET
              start_time = EXCLUDED.start_time, duration = EXCLUDED.duration,
              contact_type = EXCLUDED.contact_type, contact_disposition = EXCLUDED.contact_disposition,
@@ -74,7 +78,8 @@ pub async fn write_calls(
              feedback = EXCLUDED.feedback, extra_attr = EXCLUDED.extra_attr, raw = EXCLUDED.raw,
              leg_count = EXCLUDED.leg_count, queue_time = EXCLUDED.queue_time,
              ring_time = EXCLUDED.ring_time, talk_time = EXCLUDED.talk_time,
-             hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time, last_changed_at = now()
+             hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time,
+             business_date = EXCLUDED.business_date, last_changed_at = now()
          WHERE c.raw IS DISTINCT FROM EXCLUDED.raw
          RETURNING instance_id, contact_id",
     )
@@ -140,6 +145,8 @@ async fn write_legs(
             l.instance_id
                 .push(r.instance_id.as_deref().unwrap_or(default_instance));
             l.contact_id.push(&r.contact_id);
+            l.call_start_time
+                .push(DateTime::from_timestamp_millis(r.start_time_ms).unwrap_or_default());
             l.leg_no.push(position(i));
             l.agent_id.push(leg.agent_id.as_deref());
             l.agent_name.push(leg.agent_name.as_deref());
@@ -161,23 +168,28 @@ async fn write_legs(
     let upserted = sqlx::query(
         "INSERT INTO ccc.agent_legs AS l (instance_id, contact_id, leg_no, agent_id, agent_name,
              skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
-             satisfaction, feedback)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[],
+             satisfaction, feedback, business_date)
+         SELECT u.instance_id, u.contact_id, u.leg_no, u.agent_id, u.agent_name, u.skill_group_name,
+             u.start_time, u.queue_time, u.ring_time, u.talk_time, u.hold_time, u.work_time,
+             u.satisfaction, u.feedback, (u.call_start_time AT TIME ZONE ccc.business_time_zone())::date
+         FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[],
              $7::timestamptz[], $8::int4[], $9::int4[], $10::int4[], $11::int4[], $12::int4[], $13::text[],
-             $14::text[])
+             $14::text[], $15::timestamptz[]) AS u(instance_id, contact_id, leg_no, agent_id, agent_name,
+             skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
+             satisfaction, feedback, call_start_time)
          ON CONFLICT (instance_id, contact_id, leg_no) DO UPDATE SET
              agent_id = EXCLUDED.agent_id, agent_name = EXCLUDED.agent_name,
              skill_group_name = EXCLUDED.skill_group_name, start_time = EXCLUDED.start_time,
              queue_time = EXCLUDED.queue_time, ring_time = EXCLUDED.ring_time,
              talk_time = EXCLUDED.talk_time, hold_time = EXCLUDED.hold_time,
              work_time = EXCLUDED.work_time, satisfaction = EXCLUDED.satisfaction,
-             feedback = EXCLUDED.feedback
+             feedback = EXCLUDED.feedback, business_date = EXCLUDED.business_date
          WHERE (l.agent_id, l.agent_name, l.skill_group_name, l.start_time, l.queue_time, l.ring_time,
-                l.talk_time, l.hold_time, l.work_time, l.satisfaction, l.feedback)
+                l.talk_time, l.hold_time, l.work_time, l.satisfaction, l.feedback, l.business_date)
              IS DISTINCT FROM
                (EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.skill_group_name, EXCLUDED.start_time,
                 EXCLUDED.queue_time, EXCLUDED.ring_time, EXCLUDED.talk_time, EXCLUDED.hold_time,
-                EXCLUDED.work_time, EXCLUDED.satisfaction, EXCLUDED.feedback)",
+                EXCLUDED.work_time, EXCLUDED.satisfaction, EXCLUDED.feedback, EXCLUDED.business_date)",
     )
     .bind(&l.instance_id)
     .bind(&l.contact_id)
@@ -193,6 +205,7 @@ async fn write_legs(
     .bind(&l.work_time)
     .bind(&l.satisfaction)
     .bind(&l.feedback)
+    .bind(&l.call_start_time)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -619,15 +632,19 @@ fn leg_total(r: &CallRecord, field: impl Fn(&crate::ccc::AgentLeg) -> Option<i32
     Some(i32::try_from(sum).unwrap_or(i32::MAX))
 }
 
-/// Opens a window's transaction. The writer computes each call's leg totals itself, so the statement
-/// trigger that would recompute them (and write each call row twice) is told to stand aside.
+/// Opens a window's transaction. The writer computes each call's leg totals and each call's and leg's
+/// business day itself, so the triggers that would compute them for other writers (a statement trigger
+/// that writes each call row twice, and a PL/pgSQL call per row) are told to stand aside.
 pub async fn begin(
     pool: &PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('ccc.leg_totals_from_writer', 'on', true)")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('ccc.leg_totals_from_writer', 'on', true),
+                set_config('ccc.dates_from_writer', 'on', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }
 
@@ -647,6 +664,8 @@ struct LegColumns<'a> {
     work_time: Vec<Option<i32>>,
     satisfaction: Vec<Option<&'a str>>,
     feedback: Vec<Option<&'a str>>,
+    /// The start of the leg's call, which decides the leg's business day.
+    call_start_time: Vec<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -667,7 +686,7 @@ struct RecordingColumns<'a> {
     duration: Vec<Option<i32>>,
 }
 
-/// A table the writer fills: its key and the other columns it writes (the triggers fill the rest).
+/// A table the writer fills: its key and the other columns it writes (defaults fill the rest).
 #[derive(Debug)]
 pub struct Table {
     pub name: &'static str,
@@ -707,6 +726,7 @@ pub const TABLES: [Table; 3] = [
             "talk_time",
             "hold_time",
             "work_time",
+            "business_date",
         ],
     },
     Table {
@@ -724,6 +744,7 @@ pub const TABLES: [Table; 3] = [
             "work_time",
             "satisfaction",
             "feedback",
+            "business_date",
         ],
     },
     Table {
