@@ -14,6 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
 use crate::pii::{PhoneNumberMode, PhoneNumbers};
+pub use crate::problem::ConfigProblem;
 
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
 pub const ENV_PREFIX: &str = "CCC_SYNC__";
@@ -92,26 +93,6 @@ impl StartFrom {
             }
             StartFrom::At(t) => t.min(now),
         }
-    }
-}
-
-/// One problem in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    pub key: String,
-    /// Already redacted where the key holds a secret.
-    pub value: String,
-    pub problem: String,
-    pub fix: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {}: {}. Fix: {}",
-            self.key, self.value, self.problem, self.fix
-        )
     }
 }
 

@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 
 use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
+use super::identity::user_agent;
 use super::signer::{percent_encode, sign_params};
 use super::wire::{self, BodyError, ListPage};
 
@@ -110,17 +111,6 @@ pub struct CccClient {
     http: reqwest::Client,
     url: reqwest::Url,
     credentials: CredentialProvider,
-}
-
-/// `AlibabaCloud (<os>; <arch>) Rust/<ver> Core/<ver> ccc-sync/<ver>`, the official SDKs' convention.
-pub fn user_agent() -> String {
-    format!(
-        "AlibabaCloud ({}; {}) Rust/{} Core/{ver} ccc-sync/{ver}",
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_RUST_VERSION"),
-        ver = env!("CARGO_PKG_VERSION"),
-    )
 }
 
 impl CccClient {

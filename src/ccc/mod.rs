@@ -1,9 +1,10 @@
 //! The CCC client: signing ([`signer`]), the wire format ([`wire`]), errors ([`error`]), credentials
-//! ([`credentials`]) and the HTTP call ([`client`]).
+//! ([`credentials`]), the HTTP call ([`client`]) and the name it gives itself ([`identity`]).
 
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod identity;
 pub mod signer;
 pub mod wire;
 

@@ -17,7 +17,8 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use ccc_sync::ccc::{CccError, CredentialProvider, Credentials};
+use ccc_sync::ccc::credentials::CredentialsError;
+use ccc_sync::ccc::{CredentialProvider, Credentials};
 use ccc_sync::config::{self, ConfigError, Settings};
 use ccc_sync::fetcher::FetchError;
 use ccc_sync::scheduler::Source;
@@ -689,7 +690,7 @@ async fn a_role_the_instance_does_not_have_is_a_fatal_error() {
 }
 
 /// Every form of `e`, for looking for secrets in.
-fn shown(e: &CccError) -> String {
+fn shown(e: &CredentialsError) -> String {
     format!("{e} {e:?}")
 }
 
