@@ -14,6 +14,7 @@ use crate::health::Health;
 use crate::lock::SourceLock;
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
+use crate::startup::Ready;
 use crate::window::Window;
 use crate::{db, retry::RetryPolicy};
 
@@ -54,16 +55,16 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings) -> Result<App, AppError> {
+    /// The pool and a client per source, from what start-up made ready; connects to nothing yet.
+    pub fn new(ready: Ready) -> Result<App, AppError> {
+        let Ready { settings, sources } = ready;
         let pool = db::pool(
             settings.database.connect.clone(),
             settings.database.max_connections,
             settings.database.acquire_timeout,
         );
-        let sources = settings
-            .sources
-            .iter()
-            .cloned()
+        let sources = sources
+            .into_iter()
             .map(Source::new)
             .collect::<Result<_, _>>()
             .map_err(|e| AppError::Usage(e.to_string()))?;
@@ -93,7 +94,7 @@ impl App {
 
     /// Writes the configuration's warehouse settings where the BI views read them.
     async fn apply_warehouse_settings(&self) -> Result<(), AppError> {
-        let zone = &self.settings.business_time_zone;
+        let zone = self.settings.warehouse.business_time_zone.name();
         match db::set_business_time_zone(&self.pool, zone).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::Usage(format!(
@@ -269,12 +270,9 @@ impl App {
                 stop_time_ms: window.end_ms(),
             };
             let name = source.name();
-            let key = &source.settings.credentials;
+            let key = &source.credentials;
             let endpoint = &source.settings.client.endpoint;
-            match crate::ccc::CccClient::new(
-                &source.settings.client,
-                source.settings.credentials.clone(),
-            ) {
+            match crate::ccc::CccClient::new(&source.settings.client, source.credentials.clone()) {
                 Ok(client) => match client.list_recent_call_records(&request).await {
                     Ok(page) => {
                         let _ = writeln!(

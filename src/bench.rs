@@ -24,10 +24,11 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
-use crate::config::{SourceSettings, StartFrom, redact_url};
+use crate::ccc::ClientSettings;
+use crate::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
 use crate::scheduler::{self, Source};
 use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use crate::startup::ReadySource;
 use crate::window;
 
 /// The serving rate is measured with two windows paged at once: the simulator's headroom, not the daemon's
@@ -266,7 +267,9 @@ async fn measure(
     pool.close().await;
 
     eprintln!("bench: the simulator's serving rate (paging through the client, no database)");
-    let source = Source::new(settings.clone())?;
+    let source =
+        ReadySource::with_own_keys(settings.clone()).context("the bench source names its key")?;
+    let source = Source::new(source)?;
     let serving = serve_all(&source, start, anchor, cancel).await?;
 
     eprintln!("bench: an idle pass");
@@ -327,11 +330,10 @@ fn source_settings(
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
         },
-        credentials: CredentialProvider::Static(Credentials {
+        credentials: SourceCredentials::Keys {
             access_key_id: key.id,
             access_key_secret: SecretString::from(key.secret),
-            security_token: None,
-        }),
+        },
         start_from: StartFrom::At(start),
         lookback,
         interval: Duration::from_secs(60),
@@ -341,7 +343,6 @@ fn source_settings(
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: crate::pii::PhoneNumbers::Raw,
     })
 }
 

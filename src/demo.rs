@@ -13,10 +13,11 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
-use crate::config::{SourceSettings, StartFrom, redact_url};
+use crate::ccc::ClientSettings;
+use crate::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
 use crate::scheduler::{self, Source};
 use crate::simulator::{self, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use crate::startup::ReadySource;
 
 /// The source name the demo syncs under; its earlier state and rows are replaced on every run.
 pub const DEMO_SOURCE: &str = "demo";
@@ -106,7 +107,9 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     forget_earlier_demo(&pool).await?;
     println!("Database:  {} (schema ccc)", redact_url(&args.database_url));
 
-    let source = Source::new(demo_source(&sim.endpoint(), args.days)?)?;
+    let source = ReadySource::with_own_keys(demo_source(&sim.endpoint(), args.days)?)
+        .context("the demo source names its key")?;
+    let source = Source::new(source)?;
     let sync_started = Instant::now();
     let expected = sim.truth(anchor, None).len();
     let progress = tokio::spawn(show_progress(pool.clone(), expected, sync_started));
@@ -175,11 +178,10 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
         },
-        credentials: CredentialProvider::Static(Credentials {
+        credentials: SourceCredentials::Keys {
             access_key_id: demo.id.clone(),
             access_key_secret: SecretString::from(demo.secret),
-            security_token: None,
-        }),
+        },
         start_from: StartFrom::Ago(Duration::from_secs(u64::from(days) * 86_400 + 3_600)),
         lookback: Duration::ZERO,
         interval: Duration::from_secs(60),
@@ -189,7 +191,6 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: crate::pii::PhoneNumbers::Raw,
     })
 }
 

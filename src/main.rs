@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use ccc_sync::app::{self, App};
-use ccc_sync::config;
+use ccc_sync::startup;
 use ccc_sync::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
@@ -134,14 +134,14 @@ async fn with_config(
     cancel: CancellationToken,
 ) -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let settings = match config::load(path, &env) {
-        Ok(s) => s,
+    let ready = match startup::load(path, &env) {
+        Ok(ready) => ready,
         Err(e) => {
             eprintln!("ccc-sync: {e}");
             return ExitCode::from(2);
         }
     };
-    let app = match App::new(settings) {
+    let app = match App::new(ready) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("ccc-sync: {e}");
