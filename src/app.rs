@@ -97,9 +97,7 @@ impl App {
         let zone = self.settings.warehouse.business_time_zone.name();
         match db::set_business_time_zone(&self.pool, zone).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(AppError::Usage(format!(
-                "warehouse.business_time_zone = {zone:?}: PostgreSQL knows no such time zone. Fix: use an IANA name such as \"Asia/Shanghai\""
-            ))),
+            Ok(false) => Err(AppError::Usage(unknown_zone(zone))),
             Err(e) => Err(self.db_error(e)),
         }
     }
@@ -242,10 +240,18 @@ impl App {
     pub async fn check(&self) -> (bool, String) {
         let mut ok = true;
         let mut out = String::from("configuration: ok\n");
+        let zone = self.settings.warehouse.business_time_zone.name();
         match db::migrations_applied(&self.pool).await {
-            Ok(true) => out.push_str("database: ok, migrations applied\n"),
-            Ok(false) => {
-                out.push_str("database: reachable, migrations pending (run `ccc-sync migrate`)\n")
+            Ok(applied) => {
+                out.push_str(if applied {
+                    "database: ok, migrations applied\n"
+                } else {
+                    "database: reachable, migrations pending (run `ccc-sync migrate`)\n"
+                });
+                if let Ok(false) = db::knows_time_zone(&self.pool, zone).await {
+                    ok = false;
+                    let _ = writeln!(out, "database: FAILED: {}", unknown_zone(zone));
+                }
             }
             Err(e) => {
                 ok = false;
@@ -301,6 +307,13 @@ impl App {
         });
         (ok, out)
     }
+}
+
+/// The refusal of a business time zone PostgreSQL does not know, for `check` and start-up alike.
+fn unknown_zone(zone: &str) -> String {
+    format!(
+        "warehouse.business_time_zone = {zone:?}: PostgreSQL knows no such time zone. Fix: use an IANA name such as \"Asia/Shanghai\" that `SELECT name FROM pg_timezone_names` lists, or update the server's time-zone data"
+    )
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -243,3 +243,27 @@ async fn every_config_check_offline_accepts_once_accepts_and_every_refusal_names
         }
     }
 }
+
+#[tokio::test]
+async fn postgresql_knows_every_time_zone_name_the_configuration_accepts() {
+    let db = TestDb::new().await;
+    let ours: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+
+    let unknown: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM unnest($1::text[]) AS ours(name)
+         EXCEPT SELECT name FROM pg_catalog.pg_timezone_names ORDER BY 1",
+    )
+    .bind(&ours)
+    .fetch_all(&db.pool)
+    .await
+    .expect("compare");
+
+    assert!(ours.len() > 500, "{}", ours.len());
+    assert_eq!(unknown, Vec::<String>::new(), "names PostgreSQL refuses");
+    for (zone, known) in [("Asia/Shanghai", true), ("CST", false), ("UTC+8", false)] {
+        let answer = ccc_sync::db::knows_time_zone(&db.pool, zone)
+            .await
+            .expect("ask");
+        assert_eq!(answer, known, "{zone}");
+    }
+}
