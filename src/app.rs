@@ -15,6 +15,7 @@ use crate::lock::SourceLock;
 use crate::reads::{self, SourceStatus};
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
+use crate::startup::Ready;
 use crate::window::Window;
 use crate::{db, retry::RetryPolicy};
 
@@ -55,16 +56,16 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings) -> Result<App, AppError> {
+    /// The pool and a client per source, from what start-up made ready; connects to nothing yet.
+    pub fn new(ready: Ready) -> Result<App, AppError> {
+        let Ready { settings, sources } = ready;
         let pool = db::pool(
             settings.database.connect.clone(),
             settings.database.max_connections,
             settings.database.acquire_timeout,
         );
-        let sources = settings
-            .sources
-            .iter()
-            .cloned()
+        let sources = sources
+            .into_iter()
             .map(Source::new)
             .collect::<Result<_, _>>()
             .map_err(|e| AppError::Usage(e.to_string()))?;
@@ -94,12 +95,10 @@ impl App {
 
     /// Writes the configuration's warehouse settings where the BI views read them.
     async fn apply_warehouse_settings(&self) -> Result<(), AppError> {
-        let zone = &self.settings.business_time_zone;
+        let zone = self.settings.warehouse.business_time_zone.name();
         match db::set_business_time_zone(&self.pool, zone).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(AppError::Usage(format!(
-                "warehouse.business_time_zone = {zone:?}: PostgreSQL knows no such time zone. Fix: use an IANA name such as \"Asia/Shanghai\""
-            ))),
+            Ok(false) => Err(AppError::Usage(unknown_zone(zone))),
             Err(e) => Err(self.db_error(e)),
         }
     }
@@ -235,10 +234,18 @@ impl App {
     pub async fn check(&self) -> (bool, String) {
         let mut ok = true;
         let mut out = String::from("configuration: ok\n");
+        let zone = self.settings.warehouse.business_time_zone.name();
         match db::migrations_applied(&self.pool).await {
-            Ok(true) => out.push_str("database: ok, migrations applied\n"),
-            Ok(false) => {
-                out.push_str("database: reachable, migrations pending (run `ccc-sync migrate`)\n")
+            Ok(applied) => {
+                out.push_str(if applied {
+                    "database: ok, migrations applied\n"
+                } else {
+                    "database: reachable, migrations pending (run `ccc-sync migrate`)\n"
+                });
+                if let Ok(false) = db::knows_time_zone(&self.pool, zone).await {
+                    ok = false;
+                    let _ = writeln!(out, "database: FAILED: {}", unknown_zone(zone));
+                }
             }
             Err(e) => {
                 ok = false;
@@ -263,12 +270,9 @@ impl App {
                 stop_time_ms: window.end_ms(),
             };
             let name = source.name();
-            let key = &source.settings.credentials;
+            let key = &source.credentials;
             let endpoint = &source.settings.client.endpoint;
-            match crate::ccc::CccClient::new(
-                &source.settings.client,
-                source.settings.credentials.clone(),
-            ) {
+            match crate::ccc::CccClient::new(&source.settings.client, source.credentials.clone()) {
                 Ok(client) => match client.list_recent_call_records(&request).await {
                     Ok(page) => {
                         let _ = writeln!(
@@ -297,6 +301,13 @@ impl App {
         });
         (ok, out)
     }
+}
+
+/// The refusal of a business time zone PostgreSQL does not know, for `check` and start-up alike.
+fn unknown_zone(zone: &str) -> String {
+    format!(
+        "warehouse.business_time_zone = {zone:?}: PostgreSQL knows no such time zone. Fix: use an IANA name such as \"Asia/Shanghai\" that `SELECT name FROM pg_timezone_names` lists, or update the server's time-zone data"
+    )
 }
 
 fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc>) -> String {

@@ -1,5 +1,9 @@
 //! Typed settings: a TOML file, then `DATABASE_URL`, then `CCC_SYNC__…` environment overrides, validated
 //! into ready values. Every error names the key, the value and the fix, and all of them are reported at once.
+//!
+//! Validation is pure: it reads the file and the environment it is given, and nothing else. What needs
+//! more (secret and key files, the default credential chain) is [`crate::startup`]'s, which every command
+//! runs after this.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -7,13 +11,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
 use crate::pii::{PhoneNumberMode, PhoneNumbers};
+pub use crate::problem::ConfigProblem;
+use crate::problem::Problems;
 
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
 pub const ENV_PREFIX: &str = "CCC_SYNC__";
@@ -25,8 +31,27 @@ pub struct Settings {
     pub sources: Vec<SourceSettings>,
     /// Where `/livez`, `/readyz` and `/metrics` are served; off when absent.
     pub server_listen: Option<std::net::SocketAddr>,
+    pub warehouse: WarehouseSettings,
+}
+
+/// What the warehouse keeps and how it counts days (`[warehouse]`): one for all sources.
+#[derive(Debug, Clone)]
+pub struct WarehouseSettings {
     /// The IANA zone whose days the BI views count in; written to `ccc.settings` at start-up.
-    pub business_time_zone: String,
+    pub business_time_zone: Tz,
+    /// What happens to phone numbers before anything is written.
+    pub phone_numbers: PhoneNumberMode,
+    /// The key of `hashed`; start-up reads a key file and checks its length.
+    pub phone_number_hash_key: Option<HashKey>,
+}
+
+/// Where the phone-number hash key is.
+#[derive(Debug, Clone)]
+pub enum HashKey {
+    /// `phone_number_hash_key`, already checked for length.
+    Inline(SecretString),
+    /// `phone_number_hash_key_file`, read at start-up.
+    File(PathBuf),
 }
 
 #[derive(Clone)]
@@ -57,7 +82,7 @@ pub struct SourceSettings {
     pub name: String,
     pub instance_id: String,
     pub client: ClientSettings,
-    pub credentials: CredentialProvider,
+    pub credentials: SourceCredentials,
     /// Where the watermark starts before the first pass.
     pub start_from: StartFrom,
     /// How far before the watermark each pass starts again, to catch calls written late.
@@ -73,8 +98,50 @@ pub struct SourceSettings {
     /// How often to re-sync `reconcile_span` to catch changes later than the lookback; `None` turns it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile_span: Duration,
-    /// What happens to phone numbers before anything is written (`[warehouse] phone_numbers`).
-    pub phone_numbers: PhoneNumbers,
+}
+
+/// Where a source's credentials come from, as configured. Start-up turns it into a provider.
+#[derive(Debug, Clone)]
+pub enum SourceCredentials {
+    /// `access_key_id` and `access_key_secret` in the file.
+    Keys {
+        access_key_id: String,
+        access_key_secret: SecretString,
+    },
+    /// `access_key_id` and `access_key_secret_file` (and `security_token_file`), re-read for each request.
+    Files {
+        access_key_id: String,
+        secret_file: PathBuf,
+        token_file: Option<PathBuf>,
+    },
+    /// The source names none: the default chain (environment, OIDC, profiles, ECS role) finds them.
+    DefaultChain,
+}
+
+impl SourceCredentials {
+    /// The provider for keys the source names itself; `None` for the default chain, which start-up walks.
+    pub fn named(&self) -> Option<CredentialProvider> {
+        match self {
+            SourceCredentials::Keys {
+                access_key_id,
+                access_key_secret,
+            } => Some(CredentialProvider::Static(Credentials {
+                access_key_id: access_key_id.clone(),
+                access_key_secret: access_key_secret.clone(),
+                security_token: None,
+            })),
+            SourceCredentials::Files {
+                access_key_id,
+                secret_file,
+                token_file,
+            } => Some(CredentialProvider::Files {
+                access_key_id: access_key_id.clone(),
+                secret_file: secret_file.clone(),
+                token_file: token_file.clone(),
+            }),
+            SourceCredentials::DefaultChain => None,
+        }
+    }
 }
 
 /// The watermark of a source that has never synced.
@@ -92,26 +159,6 @@ impl StartFrom {
             }
             StartFrom::At(t) => t.min(now),
         }
-    }
-}
-
-/// One problem in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    pub key: String,
-    /// Already redacted where the key holds a secret.
-    pub value: String,
-    pub problem: String,
-    pub fix: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} = {}: {}. Fix: {}",
-            self.key, self.value, self.problem, self.fix
-        )
     }
 }
 
@@ -223,7 +270,7 @@ pub fn load(path: &Path, env: &[(String, String)]) -> Result<Settings, ConfigErr
         .build()
         .and_then(|c| c.try_deserialize())
         .map_err(|e| load_error(&shown, e))?;
-    validate(raw, &lookup).map_err(|problems| ConfigError::Invalid {
+    validate(raw).map_err(|problems| ConfigError::Invalid {
         path: shown,
         problems,
     })
@@ -253,56 +300,35 @@ fn env_key(rest: &str) -> String {
     key
 }
 
-struct Problems(Vec<ConfigProblem>);
-
-impl Problems {
-    fn add(
-        &mut self,
-        key: impl Into<String>,
-        value: impl fmt::Display,
-        problem: &str,
-        fix: impl Into<String>,
-    ) {
-        self.0.push(ConfigProblem {
-            key: key.into(),
-            value: value.to_string(),
-            problem: problem.to_owned(),
-            fix: fix.into(),
-        });
-    }
-
-    fn duration(
-        &mut self,
-        key: String,
-        value: Option<&str>,
-        default: &str,
-        min: Duration,
-    ) -> Duration {
-        let text = value.unwrap_or(default);
-        match humantime::parse_duration(text.trim()) {
-            Ok(d) if d >= min => d,
-            Ok(_) => {
-                self.add(
-                    key,
-                    format!("{text:?}"),
-                    "is too short",
-                    format!("use at least {}", humantime::format_duration(min)),
-                );
-                min
-            }
-            Err(_) => {
-                self.add(key, format!("{text:?}"), "is not a duration", DURATION_FIX);
-                min
-            }
+/// The duration at `key` (else `default`), at least `min`.
+fn duration(
+    p: &mut Problems,
+    key: String,
+    value: Option<&str>,
+    default: &str,
+    min: Duration,
+) -> Duration {
+    let text = value.unwrap_or(default);
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d >= min => d,
+        Ok(_) => {
+            p.add(
+                key,
+                format!("{text:?}"),
+                "is too short",
+                format!("use at least {}", humantime::format_duration(min)),
+            );
+            min
+        }
+        Err(_) => {
+            p.add(key, format!("{text:?}"), "is not a duration", DURATION_FIX);
+            min
         }
     }
 }
 
-fn validate(
-    raw: RawSettings,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Settings, Vec<ConfigProblem>> {
-    let mut p = Problems(Vec::new());
+fn validate(raw: RawSettings) -> Result<Settings, Vec<ConfigProblem>> {
+    let mut p = Problems::default();
     let database = validate_database(raw.database, &mut p);
     if raw.sources.is_empty() {
         p.add(
@@ -312,43 +338,21 @@ fn validate(
             "add a [[sources]] table with name and instance_id",
         );
     }
-    // Resolved once, when a source first needs it, so keyless sources share one cache of STS credentials.
-    let default_chain = std::cell::OnceCell::new();
-    let default_chain = || {
-        default_chain.get_or_init(|| {
-            let resolved = chain::resolve(env);
-            if let Ok(found) = &resolved {
-                tracing::info!(
-                    credentials = %found.origin,
-                    access_key_id = found.provider.access_key_id().unwrap_or("(fetched on first use)"),
-                    "Credentials found by the default chain"
-                );
-            }
-            resolved
-        })
-    };
-    let phone_numbers = validate_phone_numbers(&raw.warehouse, &mut p);
-    let business_time_zone = raw
-        .warehouse
-        .business_time_zone
-        .clone()
-        .unwrap_or_else(|| "Asia/Shanghai".to_owned());
+    let warehouse = validate_warehouse(&raw.warehouse, &mut p);
+    let mut names: Vec<String> = Vec::new();
     let mut sources = Vec::new();
     for (i, s) in raw.sources.into_iter().enumerate() {
-        let mut source = validate_source(i, s, &default_chain, &mut p);
-        source.phone_numbers = phone_numbers.clone();
-        if sources
-            .iter()
-            .any(|o: &SourceSettings| o.name == source.name)
-        {
+        let name = s.name.clone().unwrap_or_default();
+        if names.contains(&name) {
             p.add(
                 format!("sources[{i}].name"),
-                format!("{:?}", source.name),
+                format!("{name:?}"),
                 "is used by another source",
                 "give every source its own name",
             );
         }
-        sources.push(source);
+        names.push(name);
+        sources.extend(validate_source(i, s, &mut p));
     }
     let server_listen = raw.server.listen.and_then(|text| match text.parse() {
         Ok(addr) => Some(addr),
@@ -362,45 +366,49 @@ fn validate(
             None
         }
     });
-    match (p.0.is_empty(), database) {
-        (true, Some(database)) => Ok(Settings {
+    match (p.is_empty(), database, warehouse) {
+        (true, Some(database), Some(warehouse)) => Ok(Settings {
             database,
             sources,
             server_listen,
-            business_time_zone,
+            warehouse,
         }),
         _ => Err(p.0),
     }
 }
 
-fn validate_phone_numbers(w: &RawWarehouse, p: &mut Problems) -> PhoneNumbers {
-    let text = w.phone_numbers.as_deref().unwrap_or("raw");
-    let mode = match text.parse::<PhoneNumberMode>() {
-        Ok(mode) => mode,
-        Err(e) => {
+/// The default of `warehouse.business_time_zone`.
+pub const DEFAULT_BUSINESS_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
+
+/// The fix for a phone-number hash key that is missing or too short.
+pub const HASH_KEY_FIX: &str =
+    "write a random key of at least 32 bytes to a file, e.g. `openssl rand -hex 32`";
+
+fn validate_warehouse(w: &RawWarehouse, p: &mut Problems) -> Option<WarehouseSettings> {
+    let business_time_zone = match w.business_time_zone.as_deref() {
+        None => Some(DEFAULT_BUSINESS_TIME_ZONE),
+        Some(text) => text.parse::<Tz>().ok().or_else(|| {
             p.add(
-                "warehouse.phone_numbers",
+                "warehouse.business_time_zone",
                 format!("{text:?}"),
-                &e.to_string(),
-                "choose \"raw\", \"masked\" or \"hashed\"",
+                "is not an IANA time zone name",
+                "use a name such as \"Asia/Shanghai\" or \"UTC\" (abbreviations like \"CST\" and offsets like \"UTC+8\" are ambiguous, so refused)",
             );
-            return PhoneNumbers::Raw;
-        }
+            None
+        }),
     };
-    let key = match (&w.phone_number_hash_key, &w.phone_number_hash_key_file) {
-        (Some(key), None) => Some(key.clone()),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => Some(SecretString::from(text.trim())),
-            Err(e) => {
-                p.add(
-                    "warehouse.phone_number_hash_key_file",
-                    path.display(),
-                    &format!("cannot be read ({e})"),
-                    "point it at a readable file holding the key",
-                );
-                return PhoneNumbers::Raw;
-            }
-        },
+    let text = w.phone_numbers.as_deref().unwrap_or("raw");
+    let phone_numbers = text.parse::<PhoneNumberMode>().map_err(|e| {
+        p.add(
+            "warehouse.phone_numbers",
+            format!("{text:?}"),
+            &e.to_string(),
+            "choose \"raw\", \"masked\" or \"hashed\"",
+        );
+    });
+    let phone_number_hash_key = match (&w.phone_number_hash_key, &w.phone_number_hash_key_file) {
+        (Some(key), None) => Some(HashKey::Inline(key.clone())),
+        (None, Some(path)) => Some(HashKey::File(path.clone())),
         (Some(_), Some(_)) => {
             p.add(
                 "warehouse.phone_number_hash_key",
@@ -408,23 +416,36 @@ fn validate_phone_numbers(w: &RawWarehouse, p: &mut Problems) -> PhoneNumbers {
                 "is set together with phone_number_hash_key_file",
                 "keep only the file",
             );
-            return PhoneNumbers::Raw;
+            return None;
         }
         (None, None) => None,
     };
-    PhoneNumbers::new(mode, key).unwrap_or_else(|e| {
+    let phone_numbers = phone_numbers.ok()?;
+    // A key in a file is checked once start-up has read it; a missing or inline one can be checked now.
+    let key = match &phone_number_hash_key {
+        Some(HashKey::File(_)) => None,
+        Some(HashKey::Inline(key)) => Some(Some(key.clone())),
+        None => Some(None),
+    };
+    if let Some(Err(e)) = key.map(|key| PhoneNumbers::new(phone_numbers, key)) {
         p.add(
             "warehouse.phone_number_hash_key_file",
             "[REDACTED]",
             &e.to_string(),
-            "write a random key of at least 32 bytes to a file, e.g. `openssl rand -hex 32`",
+            HASH_KEY_FIX,
         );
-        PhoneNumbers::Raw
+        return None;
+    }
+    Some(WarehouseSettings {
+        business_time_zone: business_time_zone?,
+        phone_numbers,
+        phone_number_hash_key,
     })
 }
 
 fn validate_database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSettings> {
-    let acquire_timeout = p.duration(
+    let acquire_timeout = duration(
+        p,
         "database.acquire_timeout".into(),
         raw.acquire_timeout.as_deref(),
         "10s",
@@ -474,15 +495,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// The default credential chain's verdict, resolved on first call.
-type DefaultChain<'a> = &'a dyn Fn() -> &'a Result<Found, NotFound>;
-
-fn validate_source(
-    i: usize,
-    s: RawSource,
-    default_chain: DefaultChain<'_>,
-    p: &mut Problems,
-) -> SourceSettings {
+/// The source at `sources[i]`; `None` when a problem leaves it without a value to use.
+fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSettings> {
     let key = |k: &str| format!("sources[{i}].{k}");
     let name = s.name.clone().unwrap_or_default();
     if name.is_empty()
@@ -511,11 +525,10 @@ fn validate_source(
         .clone()
         .unwrap_or_else(|| default_endpoint(s.region.as_deref()));
     let endpoint = match reqwest::Url::parse(&endpoint_text) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         _ => {
             p.add(key("endpoint"), format!("{endpoint_text:?}"), "is not an http(s) URL", "use e.g. \"https://ccc.cn-shanghai.aliyuncs.com\", or omit it to derive it from region");
-            reqwest::Url::parse("https://ccc.cn-shanghai.aliyuncs.com")
-                .expect("a valid literal URL")
+            None
         }
     };
     let start_from = match s.start_from.as_deref().unwrap_or("1d") {
@@ -532,38 +545,50 @@ fn validate_source(
             }
         },
     };
-    let lookback = p.duration(key("lookback"), s.lookback.as_deref(), "2h", Duration::ZERO);
-    let interval = p.duration(
+    let lookback = duration(
+        p,
+        key("lookback"),
+        s.lookback.as_deref(),
+        "2h",
+        Duration::ZERO,
+    );
+    let interval = duration(
+        p,
         key("interval"),
         s.interval.as_deref(),
         "1m",
         Duration::from_secs(1),
     );
-    let chunk = p.duration(
+    let chunk = duration(
+        p,
         key("chunk"),
         s.chunk.as_deref(),
         "6h",
         Duration::from_secs(60),
     );
-    let retry_for = p.duration(
+    let retry_for = duration(
+        p,
         key("retry_for"),
         s.retry_for.as_deref(),
         "2m",
         Duration::ZERO,
     );
-    let connect_timeout = p.duration(
+    let connect_timeout = duration(
+        p,
         key("connect_timeout"),
         s.connect_timeout.as_deref(),
         "5s",
         Duration::from_millis(100),
     );
-    let read_timeout = p.duration(
+    let read_timeout = duration(
+        p,
         key("read_timeout"),
         s.read_timeout.as_deref(),
         "10s",
         Duration::from_millis(100),
     );
-    let reconcile_span = p.duration(
+    let reconcile_span = duration(
+        p,
         key("reconcile_span"),
         s.reconcile_span.as_deref(),
         "48h",
@@ -571,7 +596,8 @@ fn validate_source(
     );
     let reconcile_every = match s.reconcile_every.as_deref() {
         Some("off") => None,
-        other => Some(p.duration(
+        other => Some(duration(
+            p,
             key("reconcile_every"),
             other,
             "24h",
@@ -596,16 +622,16 @@ fn validate_source(
             "use e.g. 5 (0.5 means one request every 2 s)",
         );
     }
-    let credentials = source_credentials(&key, &s, default_chain, p);
-    SourceSettings {
+    let credentials = source_credentials(&key, &s, p);
+    Some(SourceSettings {
         name,
         instance_id,
         client: ClientSettings {
-            endpoint,
+            endpoint: endpoint?,
             connect_timeout,
             read_timeout,
         },
-        credentials,
+        credentials: credentials?,
         start_from,
         lookback,
         interval,
@@ -615,8 +641,7 @@ fn validate_source(
         retry_for,
         reconcile_every,
         reconcile_span,
-        phone_numbers: PhoneNumbers::Raw,
-    }
+    })
 }
 
 /// `cn-shanghai` has its own host; the other regions are served by the central endpoint.
@@ -627,35 +652,26 @@ fn default_endpoint(region: Option<&str>) -> String {
     }
 }
 
-/// Credentials from the source's keys, else from the default chain (environment, OIDC, profiles, ECS role).
+/// The source's own keys, or the default chain when it names none; `None` for a combination that cannot work.
 fn source_credentials(
     key: &dyn Fn(&str) -> String,
     s: &RawSource,
-    default_chain: DefaultChain<'_>,
     p: &mut Problems,
-) -> CredentialProvider {
-    let placeholder = || {
-        CredentialProvider::Static(Credentials {
-            access_key_id: String::new(),
-            access_key_secret: SecretString::from(""),
-            security_token: None,
-        })
-    };
+) -> Option<SourceCredentials> {
     match (
         &s.access_key_id,
         &s.access_key_secret,
         &s.access_key_secret_file,
     ) {
-        (Some(id), None, Some(file)) => CredentialProvider::Files {
+        (Some(id), None, Some(file)) => Some(SourceCredentials::Files {
             access_key_id: id.clone(),
             secret_file: file.clone(),
             token_file: s.security_token_file.clone(),
-        },
+        }),
         (Some(id), Some(secret), None) if s.security_token_file.is_none() => {
-            CredentialProvider::Static(Credentials {
+            Some(SourceCredentials::Keys {
                 access_key_id: id.clone(),
                 access_key_secret: secret.clone(),
-                security_token: None,
             })
         }
         (Some(_), Some(_), Some(_)) => {
@@ -665,7 +681,7 @@ fn source_credentials(
                 "is set together with access_key_secret_file",
                 "keep only access_key_secret_file",
             );
-            placeholder()
+            None
         }
         (Some(_), Some(_), None) => {
             p.add(
@@ -674,11 +690,11 @@ fn source_credentials(
                 "needs access_key_secret_file",
                 "read the secret from a file too, or drop the token",
             );
-            placeholder()
+            None
         }
         (Some(_), None, None) => {
             p.add(key("access_key_secret_file"), "(missing)", "access_key_id is set but no secret is", "point access_key_secret_file at a file holding the secret (or set access_key_secret)");
-            placeholder()
+            None
         }
         (None, Some(_), _) | (None, _, Some(_)) => {
             p.add(
@@ -687,26 +703,9 @@ fn source_credentials(
                 "a secret is set without its AccessKey id",
                 "set access_key_id",
             );
-            placeholder()
+            None
         }
-        (None, None, None) => match default_chain() {
-            Ok(found) => found.provider.clone(),
-            Err(NotFound::Nothing { looked_at }) => {
-                p.add(
-                    key("access_key_id"),
-                    "(missing)",
-                    &format!("no credentials in the source, and the default chain found none ({})", looked_at.join("; ")),
-                    "set access_key_id + access_key_secret_file, or ALIBABA_CLOUD_ACCESS_KEY_ID + ALIBABA_CLOUD_ACCESS_KEY_SECRET, or run where an OIDC role (ALIBABA_CLOUD_ROLE_ARN), a CLI or INI profile, or an ECS RAM role (ALIBABA_CLOUD_ECS_METADATA) provides them",
-                );
-                placeholder()
-            }
-            Err(NotFound::Problem(problem)) => {
-                if !p.0.contains(problem) {
-                    p.0.push(problem.clone());
-                }
-                placeholder()
-            }
-        },
+        (None, None, None) => Some(SourceCredentials::DefaultChain),
     }
 }
 
@@ -769,7 +768,10 @@ interval = "1m"
         assert_eq!(src.page_size, 100);
         assert_eq!(src.client.connect_timeout, Duration::from_secs(5));
         assert_eq!(src.client.read_timeout, Duration::from_secs(10));
-        assert_eq!(src.credentials.access_key_id(), Some("LTAI-id"));
+        assert!(
+            matches!(src.credentials, SourceCredentials::DefaultChain),
+            "no keys in the source: start-up walks the default chain"
+        );
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
     }
@@ -781,11 +783,8 @@ interval = "1m"
             &keys(),
         )
         .expect("valid");
-        assert_eq!(
-            masked.sources[0].phone_numbers.mode(),
-            PhoneNumberMode::Masked
-        );
-        assert_eq!(masked.business_time_zone, "Asia/Shanghai");
+        assert_eq!(masked.warehouse.phone_numbers, PhoneNumberMode::Masked);
+        assert_eq!(masked.warehouse.business_time_zone.name(), "Asia/Shanghai");
         let found = problems(
             &format!("{MINIMAL}\n[warehouse]\nphone_numbers = \"hashed\"\n"),
             &keys(),
@@ -876,12 +875,49 @@ interval = "1m"
     }
 
     #[test]
-    fn missing_credentials_and_duplicate_names_are_problems() {
+    fn duplicate_source_names_are_a_problem() {
         let two = format!("{MINIMAL}\n[[sources]]\nname = \"agent-1912\"\ninstance_id = \"i\"\n");
         let found = problems(&two, &[]);
-        assert!(found.iter().any(|p| p.key == "sources[0].access_key_id"
-            && p.fix.contains("ALIBABA_CLOUD_ACCESS_KEY_ID")));
         assert!(found.iter().any(|p| p.key == "sources[1].name"));
+    }
+
+    #[test]
+    fn the_business_time_zone_must_be_an_iana_name() {
+        for zone in ["UTC", "Asia/Shanghai", "America/New_York", "Etc/GMT-8"] {
+            let s = load_text(
+                &format!("{MINIMAL}\n[warehouse]\nbusiness_time_zone = \"{zone}\"\n"),
+                &keys(),
+            )
+            .expect(zone);
+            assert_eq!(s.warehouse.business_time_zone.name(), zone);
+        }
+        for zone in ["CST", "UTC+8", "asia/shanghai", ""] {
+            let found = problems(
+                &format!("{MINIMAL}\n[warehouse]\nbusiness_time_zone = \"{zone}\"\n"),
+                &keys(),
+            );
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].key, "warehouse.business_time_zone");
+            assert_eq!(found[0].value, format!("{zone:?}"));
+            assert!(found[0].fix.contains("Asia/Shanghai"), "{}", found[0]);
+        }
+    }
+
+    #[test]
+    fn validation_reads_no_file_but_the_configuration() {
+        let text = MINIMAL.replace(
+            "interval = \"1m\"",
+            "interval = \"1m\"\naccess_key_id = \"id\"\naccess_key_secret_file = \"/nonexistent/secret\"",
+        ) + "\n[warehouse]\nphone_numbers = \"hashed\"\nphone_number_hash_key_file = \"/nonexistent/key\"\n";
+        let s = load_text(&text, &[]).expect("files are start-up's to read");
+        assert!(matches!(
+            &s.sources[0].credentials,
+            SourceCredentials::Files { secret_file, .. } if secret_file == Path::new("/nonexistent/secret")
+        ));
+        assert!(matches!(
+            &s.warehouse.phone_number_hash_key,
+            Some(HashKey::File(path)) if path == Path::new("/nonexistent/key")
+        ));
     }
 
     #[test]

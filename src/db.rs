@@ -57,6 +57,15 @@ pub fn pool(options: PgConnectOptions, max_connections: u32, acquire_timeout: Du
         .connect_lazy_with(options.application_name("ccc-sync"))
 }
 
+/// Whether PostgreSQL knows `zone` by that name, as `ccc.settings.business_time_zone` requires. Its
+/// time-zone data may be older than ours, so `check` asks before the daemon writes the setting.
+pub async fn knows_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name = $1)")
+        .bind(zone)
+        .fetch_one(pool)
+        .await
+}
+
 /// Writes the configured business time zone to `ccc.settings` (a change re-dates calls and legs).
 /// `Ok(false)` when PostgreSQL does not know the zone.
 pub async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {

@@ -9,7 +9,9 @@
 //! - [`ccc`]: the CCC client — signing, the tolerant wire parser, classified errors, credentials.
 //! - [`writer`]: all SQL — set-based upserts of a page, the watermark and the `ccc.sync_runs` journal.
 //!
-//! Around it: [`config`] (typed, validated settings), [`db`] (pool and migrations), [`pii`] (what is kept
+//! Around it: [`config`] (typed settings, validated without I/O; its problems are [`problem`]s),
+//! [`startup`] (the one step every command shares: credentials found, secret and key files read),
+//! [`db`] (pool and migrations), [`pii`] (what is kept
 //! of phone numbers), [`telemetry`] (logs), [`events`] (metrics), [`health`] and [`server`] (`/livez`,
 //! `/readyz`, `/metrics`), and [`app`] (the commands the binary runs). [`simulator`] is the built-in CCC
 //! service for the demo, tests and benchmarks; [`bench`] measures a backfill from it against the
@@ -24,10 +26,12 @@ pub mod fetcher;
 pub mod health;
 pub mod lock;
 pub mod pii;
+pub mod problem;
 pub mod reads;
 pub mod retry;
 pub mod scheduler;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 pub mod window;
 pub mod writer;

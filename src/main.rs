@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 mod tools;
 
 use ccc_sync::app::{self, App};
-use ccc_sync::config;
+use ccc_sync::startup;
 use ccc_sync::telemetry::{self, LogFormat};
 
 #[derive(Parser)]
@@ -140,14 +140,14 @@ async fn with_config(
     cancel: CancellationToken,
 ) -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let settings = match config::load(path, &env) {
-        Ok(s) => s,
+    let ready = match startup::load(path, &env) {
+        Ok(ready) => ready,
         Err(e) => {
             eprintln!("ccc-sync: {e}");
             return ExitCode::from(2);
         }
     };
-    let app = match App::new(settings) {
+    let app = match App::new(ready) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("ccc-sync: {e}");

@@ -14,12 +14,13 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ccc::{CallRecord, CccClient, CccError};
+use crate::ccc::{CallRecord, CccClient, CccError, CredentialProvider};
 use crate::config::SourceSettings;
 use crate::fetcher::{FetchError, FetchedPage, Fetcher};
 use crate::health::Health;
 use crate::lock::SourceLock;
 use crate::retry::RetryPolicy;
+use crate::startup::ReadySource;
 use crate::window::{self, Window};
 use crate::writer::{self, Failure, RunKind, RunReport, WriteStats};
 
@@ -37,12 +38,18 @@ pub const BATCH_RECORDS: usize = 1_000;
 #[derive(Clone)]
 pub struct Source {
     pub settings: SourceSettings,
+    pub credentials: CredentialProvider,
     pub fetcher: Fetcher,
 }
 
 impl Source {
-    pub fn new(settings: SourceSettings) -> Result<Self, CccError> {
-        let client = CccClient::new(&settings.client, settings.credentials.clone())?;
+    pub fn new(ready: ReadySource) -> Result<Self, CccError> {
+        let ReadySource {
+            settings,
+            credentials,
+            phone_numbers,
+        } = ready;
+        let client = CccClient::new(&settings.client, credentials.clone())?;
         let fetcher = Fetcher::new(
             &settings.name,
             &settings.instance_id,
@@ -50,9 +57,13 @@ impl Source {
             settings.max_requests_per_second,
             RetryPolicy::requests(settings.retry_for),
             settings.page_size,
-            settings.phone_numbers.clone(),
+            phone_numbers,
         );
-        Ok(Source { settings, fetcher })
+        Ok(Source {
+            settings,
+            credentials,
+            fetcher,
+        })
     }
 
     pub fn name(&self) -> &str {

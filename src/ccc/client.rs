@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 
 use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
+use super::identity::user_agent;
 use super::redact::{Redactor, redact_security_token};
 use super::wire::{self, BodyError, ListPage};
 use ccc_signature::{percent_encode, sign_params};
@@ -127,17 +128,6 @@ pub struct CccClient {
     credentials: CredentialProvider,
 }
 
-/// `AlibabaCloud (<os>; <arch>) Rust/<ver> Core/<ver> ccc-sync/<ver>`, the official SDKs' convention.
-pub fn user_agent() -> String {
-    format!(
-        "AlibabaCloud ({}; {}) Rust/{} Core/{ver} ccc-sync/{ver}",
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_RUST_VERSION"),
-        ver = env!("CARGO_PKG_VERSION"),
-    )
-}
-
 impl CccClient {
     pub fn new(
         settings: &ClientSettings,
@@ -170,7 +160,7 @@ impl CccClient {
             .credentials
             .credentials()
             .await
-            .map_err(|e| e.redact_with(redact_security_token))?;
+            .map_err(|e| CccError::from(e).redact_with(redact_security_token))?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let signed = SignedRequest::build(
             ACTION,

@@ -16,8 +16,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::error::CccError;
-
 pub mod chain;
 pub mod ecs;
 mod profiles;
@@ -66,7 +64,7 @@ impl CredentialProvider {
     }
 
     /// The credentials to sign the next request with.
-    pub async fn credentials(&self) -> Result<Credentials, CccError> {
+    pub async fn credentials(&self) -> Result<Credentials, CredentialsError> {
         match self {
             CredentialProvider::Static(c) => Ok(c.clone()),
             CredentialProvider::Files {
@@ -78,7 +76,7 @@ impl CredentialProvider {
                 access_key_secret: read_secret(secret_file)?,
                 security_token: token_file.as_deref().map(read_secret).transpose()?,
             }),
-            CredentialProvider::Temporary(t) => Ok(t.credentials().await?),
+            CredentialProvider::Temporary(t) => t.credentials().await,
         }
     }
 
@@ -145,7 +143,7 @@ impl TokenService {
     /// as the next fetch is most of an hour away.
     fn http_client(&self) -> Result<reqwest::Client, CredentialsError> {
         let builder = reqwest::Client::builder()
-            .user_agent(super::client::user_agent())
+            .user_agent(super::identity::user_agent())
             .pool_max_idle_per_host(0);
         let builder = match self {
             TokenService::Oidc(_) => builder
@@ -309,6 +307,13 @@ pub struct CredentialsError {
     pub fix: String,
     /// A network failure or a server fault: the same fetch may succeed later.
     pub transient: bool,
+}
+
+impl CredentialsError {
+    /// Whether the same fetch may succeed later (a network failure or a server fault).
+    pub fn is_retryable(&self) -> bool {
+        self.transient
+    }
 }
 
 /// A failed exchange with a token service, before the service adds its name, endpoint and fix.

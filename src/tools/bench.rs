@@ -23,11 +23,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
-use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
-use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::ccc::ClientSettings;
+use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
+use ccc_sync::startup::ReadySource;
 use ccc_sync::window;
 use ccc_sync::writer;
 
@@ -239,7 +240,9 @@ async fn measure(
     pool.close().await;
 
     eprintln!("bench: the simulator's serving rate (paging through the client, no database)");
-    let source = Source::new(settings.clone())?;
+    let source =
+        ReadySource::with_own_keys(settings.clone()).context("the bench source names its key")?;
+    let source = Source::new(source)?;
     let serving = serve_all(&source, start, anchor, cancel).await?;
 
     eprintln!("bench: an idle pass");
@@ -300,11 +303,10 @@ fn source_settings(
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(30),
         },
-        credentials: CredentialProvider::Static(Credentials {
+        credentials: SourceCredentials::Keys {
             access_key_id: key.id,
             access_key_secret: SecretString::from(key.secret),
-            security_token: None,
-        }),
+        },
         start_from: StartFrom::At(start),
         lookback,
         interval: Duration::from_secs(60),
@@ -314,7 +316,6 @@ fn source_settings(
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: ccc_sync::pii::PhoneNumbers::Raw,
     })
 }
 

@@ -14,11 +14,12 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
-use ccc_sync::ccc::{ClientSettings, CredentialProvider, Credentials};
-use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
+use ccc_sync::ccc::ClientSettings;
+use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
+use ccc_sync::startup::ReadySource;
 use ccc_sync::writer;
 
 /// The source name the demo syncs under; its earlier state and rows are replaced on every run.
@@ -113,7 +114,9 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
         args.database
     );
 
-    let source = Source::new(demo_source(&sim.endpoint(), args.days)?)?;
+    let source = ReadySource::with_own_keys(demo_source(&sim.endpoint(), args.days)?)
+        .context("the demo source names its key")?;
+    let source = Source::new(source)?;
     let sync_started = Instant::now();
     let expected = sim.truth(anchor, None).len();
     let progress = tokio::spawn(show_progress(pool.clone(), expected, sync_started));
@@ -179,11 +182,10 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
         },
-        credentials: CredentialProvider::Static(Credentials {
+        credentials: SourceCredentials::Keys {
             access_key_id: demo.id.clone(),
             access_key_secret: SecretString::from(demo.secret),
-            security_token: None,
-        }),
+        },
         start_from: StartFrom::Ago(Duration::from_secs(u64::from(days) * 86_400 + 3_600)),
         lookback: Duration::ZERO,
         interval: Duration::from_secs(60),
@@ -193,7 +195,6 @@ fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
         reconcile_span: Duration::from_secs(48 * 3_600),
-        phone_numbers: ccc_sync::pii::PhoneNumbers::Raw,
     })
 }
 

@@ -17,10 +17,12 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use ccc_sync::ccc::{CccError, CredentialProvider, Credentials};
-use ccc_sync::config::{self, ConfigError, Settings};
+use ccc_sync::ccc::credentials::CredentialsError;
+use ccc_sync::ccc::{CredentialProvider, Credentials};
+use ccc_sync::config::ConfigError;
 use ccc_sync::fetcher::FetchError;
 use ccc_sync::scheduler::Source;
+use ccc_sync::startup::{self, Ready};
 use ccc_sync::window::Window;
 
 use crate::mock::{self, Key, MockCcc};
@@ -338,9 +340,9 @@ retry_for = "5s"
         self.write("ccc-sync.toml", &text)
     }
 
-    fn load(&self, ccc: &str) -> Result<Settings, ConfigError> {
+    fn load(&self, ccc: &str) -> Result<Ready, ConfigError> {
         let path = self.write_config(ccc);
-        config::load(std::path::Path::new(&path), &self.vars)
+        startup::load(std::path::Path::new(&path), &self.vars)
     }
 
     fn provider(&self) -> CredentialProvider {
@@ -689,7 +691,7 @@ async fn a_role_the_instance_does_not_have_is_a_fatal_error() {
 }
 
 /// Every form of `e`, for looking for secrets in.
-fn shown(e: &CccError) -> String {
+fn shown(e: &CredentialsError) -> String {
     format!("{e} {e:?}")
 }
 

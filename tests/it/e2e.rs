@@ -35,8 +35,8 @@ fn source(sim: &SimulatorHandle, name: &str, key: &AccessKey, extra: &str) -> So
         ),
     )
     .expect("config");
-    let settings = ccc_sync::config::load(&path, &[]).expect("config");
-    Source::new(settings.sources.into_iter().next().expect("source")).expect("client")
+    let ready = ccc_sync::startup::load(&path, &[]).expect("config");
+    Source::new(ready.sources.into_iter().next().expect("source")).expect("client")
 }
 
 fn anchor() -> DateTime<Utc> {

@@ -110,6 +110,6 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.toml");
         std::fs::write(&path, &text).expect("write");
-        let _ = ccc_sync::config::load(&path, &env);
+        let _ = ccc_sync::startup::load(&path, &env);
     }
 }

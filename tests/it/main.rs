@@ -8,6 +8,7 @@ mod fuzz;
 mod mock;
 mod outage;
 mod perf;
+mod preflight;
 mod proxy;
 mod replicas;
 mod schema;

@@ -343,8 +343,8 @@ async fn the_least_privilege_roles_can_sync_and_read_and_nothing_more() {
         format!("[database]\nurl = \"{writer_url}\"\n[[sources]]\nname = \"w\"\ninstance_id = \"inst-1\"\nendpoint = \"{}\"\naccess_key_id = \"LTAI-w\"\naccess_key_secret = \"w\"\n", mock.endpoint),
     )
     .expect("config");
-    let settings = ccc_sync::config::load(&path, &[]).expect("config");
-    let source = ccc_sync::scheduler::Source::new(settings.sources[0].clone()).expect("source");
+    let ready = ccc_sync::startup::load(&path, &[]).expect("config");
+    let source = ccc_sync::scheduler::Source::new(ready.sources[0].clone()).expect("source");
     ccc_sync::scheduler::sync_source(&writer, &source, Utc::now(), &CancellationToken::new())
         .await
         .expect("the writer syncs");

@@ -50,8 +50,8 @@ retry_for = "20s"
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ccc-sync.toml");
     std::fs::write(&path, text).expect("write config");
-    let settings = ccc_sync::config::load(&path, &[]).expect("valid config");
-    Source::new(settings.sources.into_iter().next().expect("one source")).expect("client")
+    let ready = ccc_sync::startup::load(&path, &[]).expect("valid config");
+    Source::new(ready.sources.into_iter().next().expect("one source")).expect("client")
 }
 
 /// `n` calls a minute apart in the last hours, with 0–3 legs and 0–2 recordings each.
@@ -579,8 +579,7 @@ async fn a_long_first_span_is_split_into_chunks_oldest_first() {
     let mock = MockCcc::start(vec![KEY]).await;
     let t0 = now();
     mock.set_records(records(100, t0));
-    let src = source(&mock, "agent-1", &KEY, "chunk = \"1h\"").settings;
-    let src = Source::new(src).expect("source");
+    let src = source(&mock, "agent-1", &KEY, "chunk = \"1h\"");
 
     let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await

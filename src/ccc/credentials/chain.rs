@@ -21,7 +21,7 @@ use secrecy::SecretString;
 
 use super::profiles::{self, Profile};
 use super::{CredentialProvider, Credentials, EcsRamRole, OidcRole, TokenService, ecs, sts};
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 pub const ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
 pub const ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{Credentials, json_error};
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// What a profile names, before endpoints are attached.
 #[derive(Debug)]
