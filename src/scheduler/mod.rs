@@ -9,7 +9,7 @@
 //!   moves the watermark, so a crash at any moment leaves either the whole window or none of it.
 //! - `journal.rs`: what a window leaves besides its data (log line, metric, `ccc.sync_runs` row for a
 //!   failure).
-//! - `progress.rs`: progress of a long pass: a bar on a terminal, a log line otherwise.
+//! - `progress.rs`: [`Progress`] of a long pass: a bar on a terminal, a log line otherwise.
 //! - `source.rs`: a configured [`Source`] wired to its client and fetcher.
 //! - `error.rs`: [`SyncError`], why a window or pass did not complete.
 //!
@@ -26,5 +26,6 @@ mod stream;
 pub use daemon::{SourceLoop, run};
 pub use error::SyncError;
 pub use pass::{PassOutcome, backfill, sync_once, sync_source};
+pub use progress::{Progress, Unit};
 pub use source::Source;
 pub use stream::{BATCH_RECORDS, sync_window};

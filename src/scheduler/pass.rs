@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::window::{self, Window};
 use crate::writer::{self, RunKind, RunReport, WriteStats};
 
-use super::progress::Progress;
+use super::progress::{Progress, Unit};
 use super::stream::{Tx, sync_window_in};
 use super::{Source, SyncError};
 
@@ -143,6 +143,9 @@ pub async fn sync_once(
     futures::future::join_all(sources.iter().map(|s| sync_source(pool, s, now, cancel))).await
 }
 
+/// Passes with fewer windows finish too soon to need a progress display.
+const PROGRESS_MIN_WINDOWS: usize = 8;
+
 /// Syncs `windows` one after the other, oldest first; the first failure ends the pass.
 ///
 /// One window at a time, on purpose: adjacent windows share their boundary millisecond, so two windows in
@@ -156,12 +159,18 @@ async fn run_windows(
     cancel: &CancellationToken,
     mut first: Option<Tx>,
 ) -> Result<Vec<RunReport>, SyncError> {
-    let mut progress = Progress::new(source.name(), windows.len());
+    let mut progress = if windows.len() >= PROGRESS_MIN_WINDOWS {
+        Progress::start(source.name(), Unit::Windows, windows.len() as u64)
+    } else {
+        Progress::hidden()
+    };
     let mut reports = Vec::with_capacity(windows.len());
+    let mut calls = 0;
     for window in windows {
         let report = sync_window_in(pool, source, window, kind, cancel, first.take()).await?;
-        progress.window_committed(report.records);
+        calls += report.records;
         reports.push(report);
+        progress.update(reports.len() as u64, calls);
     }
     if let Some(unused) = first {
         unused.commit().await.map_err(SyncError::database(source))?;
