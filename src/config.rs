@@ -27,6 +27,8 @@ pub struct Settings {
     pub server_listen: Option<std::net::SocketAddr>,
     /// The IANA zone whose days the BI views count in; written to `ccc.settings` at start-up.
     pub business_time_zone: String,
+    /// How long `ccc.sync_runs` keeps a row before the daemon deletes it; `None` keeps them all.
+    pub sync_runs_retention: Option<Duration>,
 }
 
 #[derive(Clone)]
@@ -151,6 +153,7 @@ struct RawWarehouse {
     phone_numbers: Option<String>,
     phone_number_hash_key_file: Option<PathBuf>,
     phone_number_hash_key: Option<SecretString>,
+    sync_runs_retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -333,6 +336,7 @@ fn validate(
         .business_time_zone
         .clone()
         .unwrap_or_else(|| "Asia/Shanghai".to_owned());
+    let sync_runs_retention = validate_sync_runs_retention(&raw.warehouse, &mut p);
     let mut sources = Vec::new();
     for (i, s) in raw.sources.into_iter().enumerate() {
         let mut source = validate_source(i, s, &default_chain, &mut p);
@@ -368,8 +372,23 @@ fn validate(
             sources,
             server_listen,
             business_time_zone,
+            sync_runs_retention,
         }),
         _ => Err(p.0),
+    }
+}
+
+/// A month of the journal by default: enough to look back at an incident, about 43,000 rows per source at
+/// a 1-minute interval.
+fn validate_sync_runs_retention(w: &RawWarehouse, p: &mut Problems) -> Option<Duration> {
+    match w.sync_runs_retention.as_deref() {
+        Some("off") => None,
+        other => Some(p.duration(
+            "warehouse.sync_runs_retention".into(),
+            other,
+            "30d",
+            Duration::from_secs(3600),
+        )),
     }
 }
 
@@ -798,6 +817,38 @@ interval = "1m"
         assert_eq!(
             (found[0].key.as_str(), found[0].value.as_str()),
             ("warehouse.phone_numbers", "\"scrambled\"")
+        );
+    }
+
+    #[test]
+    fn the_journal_keeps_thirty_days_unless_told_otherwise_or_off() {
+        let default = load_text(MINIMAL, &keys()).expect("valid");
+        assert_eq!(
+            default.sync_runs_retention,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        let week = load_text(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"7d\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(
+            week.sync_runs_retention,
+            Some(Duration::from_secs(7 * 86400))
+        );
+        let off = load_text(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"off\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(off.sync_runs_retention, None);
+        let found = problems(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"forever\"\n"),
+            &keys(),
+        );
+        assert_eq!(
+            (found[0].key.as_str(), found[0].value.as_str()),
+            ("warehouse.sync_runs_retention", "\"forever\"")
         );
     }
 

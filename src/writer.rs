@@ -1,4 +1,4 @@
-//! All SQL of the sync: set-based upserts of one page, the watermark, and the `sync_runs` journal.
+//! All SQL of the sync: set-based upserts of one page, the watermark, and the `sync_runs` journal and its pruning.
 //!
 //! Query functions take `&mut PgConnection` (a transaction derefs to one); the caller opens one transaction
 //! per window and commits once, after [`finish_window`] has moved the watermark in that same transaction.
@@ -482,6 +482,27 @@ pub async fn record_failure(
 ) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     insert_run(&mut conn, run, "failed", Some(failure)).await
+}
+
+/// Deletes a source's journal entries that finished before `before`, except its latest run (every entry
+/// that finished last), which `ccc-sync status` shows with its error. One range of the
+/// `(source, finished_at)` index, like the lookup of the latest.
+pub async fn prune_runs(
+    conn: &mut PgConnection,
+    source: &str,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM ccc.sync_runs
+         WHERE source = $1
+           AND finished_at < $2
+           AND finished_at < (SELECT max(finished_at) FROM ccc.sync_runs WHERE source = $1)",
+    )
+    .bind(source)
+    .bind(before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 async fn insert_run(

@@ -1,5 +1,5 @@
-//! The daemon's loop: per source, keep or take its replica lock, run a pass, report health and back off after
-//! a failure. Each round is a step tests can drive.
+//! The daemon's loop: per source, keep or take its replica lock, run a pass, report health, back off after a
+//! failure, and prune the source's journal hourly. Each round is a step tests can drive.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,21 +12,25 @@ use crate::health::Health;
 use crate::lock::SourceLock;
 use crate::retry::{Intervals, RetryPolicy};
 
+use super::journal::Pruning;
 use super::{Source, SyncError, sync_source};
 
 /// Runs passes for every source until `cancel`. Each source is synced by the one replica holding its
 /// advisory lock; the others stand by and try again every interval. A failing source backs off (up to its
-/// interval) and keeps trying, so a database or API outage never ends the daemon.
+/// interval) and keeps trying, so a database or API outage never ends the daemon. The holder deletes the
+/// source's `ccc.sync_runs` rows older than `sync_runs_retention` (`None` keeps them all).
 pub async fn run(
     pool: PgPool,
     sources: Vec<Source>,
+    sync_runs_retention: Option<Duration>,
     health: Arc<Health>,
     cancel: CancellationToken,
 ) {
     let tasks: Vec<_> = sources
         .into_iter()
         .map(|source| {
-            let source_loop = SourceLoop::new(pool.clone(), source, health.clone());
+            let source_loop =
+                SourceLoop::new(pool.clone(), source, sync_runs_retention, health.clone());
             tokio::spawn(source_loop.run(cancel.clone()))
         })
         .collect();
@@ -46,16 +50,23 @@ pub struct SourceLoop {
     lock: Option<SourceLock>,
     /// The waits after consecutive failures; reset by a successful pass.
     failures: Intervals,
+    pruning: Pruning,
 }
 
 impl SourceLoop {
-    pub fn new(pool: PgPool, source: Source, health: Arc<Health>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        source: Source,
+        sync_runs_retention: Option<Duration>,
+        health: Arc<Health>,
+    ) -> Self {
         SourceLoop {
             failures: RetryPolicy::outage(source.settings.interval).intervals(),
             pool,
             source,
             health,
             lock: None,
+            pruning: Pruning::new(sync_runs_retention),
         }
     }
 
@@ -77,12 +88,18 @@ impl SourceLoop {
         tracing::info!(source = name, "Source loop stopped");
     }
 
-    /// One round: keeps or takes the lock and, holding it, runs a pass. `None` when shutdown interrupted the
-    /// pass, else how long to wait before the next step.
+    /// One round: keeps or takes the lock and, holding it, runs a pass, then prunes the journal when due.
+    /// `None` when shutdown interrupted the pass, else how long to wait before the next step.
     pub async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
         let interval = self.source.settings.interval;
         match self.ensure_lock().await {
-            Ok(true) => self.pass(cancel).await,
+            Ok(true) => {
+                let wait = self.pass(cancel).await?;
+                self.pruning
+                    .prune_if_due(&self.pool, self.source.name())
+                    .await;
+                Some(wait)
+            }
             Ok(false) => Some(interval),
             Err(e) => {
                 self.health.pass_failed(self.source.name());

@@ -2,13 +2,13 @@
 //!
 //! Top-down, one job per file:
 //! - `daemon.rs`: [`run`] keeps a [`SourceLoop`] per source; each step holds the source's replica lock, runs a
-//!   pass, reports health and backs off after a failure.
+//!   pass, reports health, backs off after a failure and prunes the journal hourly.
 //! - `pass.rs`: which windows a pass covers ([`sync_source`]: from `watermark − lookback` to now, plus a
 //!   reconciliation span when due; [`backfill`]: an explicit span), synced one at a time.
 //! - `stream.rs`: [`sync_window`] fetches one window and writes it in one transaction whose last statement
 //!   moves the watermark, so a crash at any moment leaves either the whole window or none of it.
 //! - `journal.rs`: what a window leaves besides its data (log line, metric, `ccc.sync_runs` row for a
-//!   failure).
+//!   failure), and the pruning of `ccc.sync_runs` to its retention.
 //! - `progress.rs`: [`Progress`] of a long pass: a bar on a terminal, a log line otherwise.
 //! - `source.rs`: a configured [`Source`] wired to its client and fetcher.
 //! - `error.rs`: [`SyncError`], why a window or pass did not complete.
