@@ -149,7 +149,14 @@ impl App {
         }
         self.apply_warehouse_settings().await?;
         health.set_migrated();
-        scheduler::run(self.pool, self.sources, health, cancel).await;
+        scheduler::run(
+            self.pool,
+            self.sources,
+            self.settings.warehouse.sync_runs_retention,
+            health,
+            cancel,
+        )
+        .await;
         if let Some(server) = server {
             let _ = server.await;
         }

@@ -43,6 +43,8 @@ pub struct WarehouseSettings {
     pub phone_numbers: PhoneNumberMode,
     /// The key of `hashed`; start-up reads a key file and checks its length.
     pub phone_number_hash_key: Option<HashKey>,
+    /// How long `ccc.sync_runs` keeps a row before the daemon deletes it; `None` keeps them all.
+    pub sync_runs_retention: Option<Duration>,
 }
 
 /// Where the phone-number hash key is.
@@ -198,6 +200,7 @@ struct RawWarehouse {
     phone_numbers: Option<String>,
     phone_number_hash_key_file: Option<PathBuf>,
     phone_number_hash_key: Option<SecretString>,
+    sync_runs_retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,6 +380,21 @@ fn validate(raw: RawSettings) -> Result<Settings, Vec<ConfigProblem>> {
     }
 }
 
+/// A month of the journal by default: enough to look back at an incident, about 43,000 rows per source at
+/// a 1-minute interval.
+fn validate_sync_runs_retention(w: &RawWarehouse, p: &mut Problems) -> Option<Duration> {
+    match w.sync_runs_retention.as_deref() {
+        Some("off") => None,
+        other => Some(duration(
+            p,
+            "warehouse.sync_runs_retention".into(),
+            other,
+            "30d",
+            Duration::from_secs(3600),
+        )),
+    }
+}
+
 /// The default of `warehouse.business_time_zone`.
 pub const DEFAULT_BUSINESS_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
 
@@ -385,6 +403,7 @@ pub const HASH_KEY_FIX: &str =
     "write a random key of at least 32 bytes to a file, e.g. `openssl rand -hex 32`";
 
 fn validate_warehouse(w: &RawWarehouse, p: &mut Problems) -> Option<WarehouseSettings> {
+    let sync_runs_retention = validate_sync_runs_retention(w, p);
     let business_time_zone = match w.business_time_zone.as_deref() {
         None => Some(DEFAULT_BUSINESS_TIME_ZONE),
         Some(text) => text.parse::<Tz>().ok().or_else(|| {
@@ -440,6 +459,7 @@ fn validate_warehouse(w: &RawWarehouse, p: &mut Problems) -> Option<WarehouseSet
         business_time_zone: business_time_zone?,
         phone_numbers,
         phone_number_hash_key,
+        sync_runs_retention,
     })
 }
 
@@ -797,6 +817,38 @@ interval = "1m"
         assert_eq!(
             (found[0].key.as_str(), found[0].value.as_str()),
             ("warehouse.phone_numbers", "\"scrambled\"")
+        );
+    }
+
+    #[test]
+    fn the_journal_keeps_thirty_days_unless_told_otherwise_or_off() {
+        let default = load_text(MINIMAL, &keys()).expect("valid");
+        assert_eq!(
+            default.warehouse.sync_runs_retention,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        let week = load_text(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"7d\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(
+            week.warehouse.sync_runs_retention,
+            Some(Duration::from_secs(7 * 86400))
+        );
+        let off = load_text(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"off\"\n"),
+            &keys(),
+        )
+        .expect("valid");
+        assert_eq!(off.warehouse.sync_runs_retention, None);
+        let found = problems(
+            &format!("{MINIMAL}\n[warehouse]\nsync_runs_retention = \"forever\"\n"),
+            &keys(),
+        );
+        assert_eq!(
+            (found[0].key.as_str(), found[0].value.as_str()),
+            ("warehouse.sync_runs_retention", "\"forever\"")
         );
     }
 

@@ -4,7 +4,8 @@
 //!
 //! The pipeline, top-down:
 //! - [`scheduler`]: a pass per source every interval; plans windows from the watermark ([`window`]), holds
-//!   the source's replica lock ([`lock`]), and commits each window in one transaction.
+//!   the source's replica lock ([`lock`]), commits each window in one transaction, and prunes the journal
+//!   to its retention.
 //! - [`fetcher`]: pages one window to its end under a rate limit, retrying through [`retry`].
 //! - [`ccc`]: the CCC client — signing, the tolerant wire parser, classified errors, credentials.
 //! - [`writer`]: all SQL — set-based upserts of a page, the watermark and the `ccc.sync_runs` journal.

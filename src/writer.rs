@@ -1,5 +1,5 @@
-//! Every write to the warehouse: set-based upserts of one page, the watermark, the `sync_runs` journal, and
-//! the table list a bulk load shares with them. Reads for people live in [`crate::reads`].
+//! Every write to the warehouse: set-based upserts of one page, the watermark, the `sync_runs` journal and
+//! its pruning, and the table list a bulk load shares with them. Reads for people live in [`crate::reads`].
 //!
 //! Query functions take `&mut PgConnection` (a transaction derefs to one); the caller opens one transaction
 //! per window and commits once, after [`finish_window`] has moved the watermark in that same transaction.
@@ -496,6 +496,27 @@ pub async fn record_failure(
 ) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     insert_run(&mut conn, run, "failed", Some(failure)).await
+}
+
+/// Deletes a source's journal entries that finished before `before`, except its latest run (every entry
+/// that finished last), which `ccc-sync status` shows with its error. One range of the
+/// `(source, finished_at)` index, like the lookup of the latest.
+pub async fn prune_runs(
+    conn: &mut PgConnection,
+    source: &str,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM ccc.sync_runs
+         WHERE source = $1
+           AND finished_at < $2
+           AND finished_at < (SELECT max(finished_at) FROM ccc.sync_runs WHERE source = $1)",
+    )
+    .bind(source)
+    .bind(before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 async fn insert_run(

@@ -706,3 +706,117 @@ async fn masked_and_hashed_modes_leave_no_phone_number_anywhere_in_the_warehouse
         assert_eq!(distinct, 1, "{mode}: one caller stays one caller");
     }
 }
+
+/// Journals a run of `source` that finished `ago`; returns its id.
+async fn journal_run(db: &TestDb, source: &str, ago: TimeDelta) -> i64 {
+    let at = Utc::now() - ago;
+    sqlx::query_scalar(
+        "INSERT INTO ccc.sync_runs (source, kind, window_start, window_end, status, started_at, finished_at)
+         VALUES ($1, 'incremental', $2, $2, 'succeeded', $2, $2) RETURNING id",
+    )
+    .bind(source)
+    .bind(at)
+    .fetch_one(&db.pool)
+    .await
+    .expect("journal a run")
+}
+
+async fn journal_ids(db: &TestDb, source: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT id FROM ccc.sync_runs WHERE source = $1 ORDER BY id")
+        .bind(source)
+        .fetch_all(&db.pool)
+        .await
+        .expect("journal")
+}
+
+#[tokio::test]
+async fn pruning_deletes_runs_older_than_the_retention_but_keeps_newer_ones_and_each_sources_latest()
+ {
+    let db = TestDb::new().await;
+    let _old = journal_run(&db, "a", TimeDelta::days(40)).await;
+    let _older = journal_run(&db, "a", TimeDelta::days(41)).await;
+    let recent = journal_run(&db, "a", TimeDelta::days(20)).await;
+    let latest = journal_run(&db, "a", TimeDelta::hours(1)).await;
+    let _b_old = journal_run(&db, "b", TimeDelta::days(50)).await;
+    let b_latest = journal_run(&db, "b", TimeDelta::days(45)).await;
+    let before = Utc::now() - TimeDelta::days(30);
+    let mut conn = db.pool.acquire().await.expect("connection");
+
+    let deleted_a = ccc_sync::writer::prune_runs(&mut conn, "a", before)
+        .await
+        .expect("prune a");
+    let b_untouched = journal_ids(&db, "b").await.len();
+    let deleted_b = ccc_sync::writer::prune_runs(&mut conn, "b", before)
+        .await
+        .expect("prune b");
+
+    assert_eq!(deleted_a, 2);
+    assert_eq!(journal_ids(&db, "a").await, [recent, latest]);
+    assert_eq!(b_untouched, 2, "pruning one source leaves the others alone");
+    assert_eq!(deleted_b, 1);
+    assert_eq!(
+        journal_ids(&db, "b").await,
+        [b_latest],
+        "a source's latest run stays, however old, for `ccc-sync status`"
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_prunes_the_journal_of_the_sources_it_holds_at_most_hourly() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let src = source(&mock, "agent-1", &KEY, "");
+    let old = journal_run(&db, "agent-1", TimeDelta::days(40)).await;
+    let elsewhere = journal_run(&db, "agent-2", TimeDelta::days(40)).await;
+    let thirty_days = Some(std::time::Duration::from_secs(30 * 86_400));
+    let health = std::sync::Arc::new(ccc_sync::health::Health::default());
+    let mut source_loop =
+        scheduler::SourceLoop::new(db.pool.clone(), src, thirty_days, health.clone());
+    let cancel = CancellationToken::new();
+    let other_replica =
+        ccc_sync::lock::SourceLock::try_acquire(&db.pool.connect_options(), "agent-1")
+            .await
+            .expect("database")
+            .expect("the source is free");
+
+    source_loop.step(&cancel).await.expect("a standby step");
+    let while_standing_by = journal_ids(&db, "agent-1").await;
+    drop(other_replica);
+    source_loop.step(&cancel).await.expect("a step");
+    let after_the_first_pass = journal_ids(&db, "agent-1").await;
+    let old_again = journal_run(&db, "agent-1", TimeDelta::days(40)).await;
+    source_loop.step(&cancel).await.expect("another step");
+
+    assert_eq!(while_standing_by, [old], "a standby prunes nothing");
+    assert!(
+        !after_the_first_pass.contains(&old) && !after_the_first_pass.is_empty(),
+        "the holder pruned the old run and kept its pass's: {after_the_first_pass:?}"
+    );
+    assert!(
+        journal_ids(&db, "agent-1").await.contains(&old_again),
+        "pruned at most once an hour"
+    );
+    assert_eq!(
+        journal_ids(&db, "agent-2").await,
+        [elsewhere],
+        "another source's journal is its holder's to prune"
+    );
+}
+
+#[tokio::test]
+async fn with_retention_off_the_daemon_keeps_every_run() {
+    let db = TestDb::new().await;
+    let mock = MockCcc::start(vec![KEY]).await;
+    let src = source(&mock, "agent-1", &KEY, "");
+    let old = journal_run(&db, "agent-1", TimeDelta::days(400)).await;
+    let health = std::sync::Arc::new(ccc_sync::health::Health::default());
+    let mut source_loop = scheduler::SourceLoop::new(db.pool.clone(), src, None, health);
+
+    source_loop
+        .step(&CancellationToken::new())
+        .await
+        .expect("a step");
+
+    let kept = journal_ids(&db, "agent-1").await;
+    assert!(kept.len() > 1 && kept.contains(&old), "{kept:?}");
+}
