@@ -81,8 +81,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/signature-vectors.json"
         );
-        let text =
-            std::fs::read_to_string(path).expect("tests/fixtures is part of the repository");
+        let text = std::fs::read_to_string(path).expect("tests/fixtures is part of the repository");
         let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
         doc["vectors"].as_array().expect("vectors array").clone()
     }

@@ -221,10 +221,9 @@ mod tests {
 
     /// The official SDK wire captures from the signature vectors, as (method, query, body, timestamp).
     fn captures() -> Vec<(String, Params, DateTime<Utc>)> {
-        let doc: Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/signature-vectors.json"
-        ))
-        .expect("json");
+        let doc: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/signature-vectors.json"))
+                .expect("json");
         doc["vectors"]
             .as_array()
             .expect("vectors")
