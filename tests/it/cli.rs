@@ -1,89 +1,59 @@
 //! The `ccc-sync` binary as an operator runs it: exit codes, messages, and no secret in its output.
 
+use std::path::Path;
 use std::process::Output;
 
 use chrono::{TimeDelta, Utc};
 
-use crate::mock::{self, Key, MockCcc};
 use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon::{self, printed};
 
 const SECRET: &str = "Zq9-DISTINCTIVE-secret-77";
-const KEY: Key = Key {
-    id: "LTAI-cli",
-    secret: SECRET,
-    agent: None,
-};
 
-fn config(db: &TestDb, endpoint: &str, secret: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("secret"), format!("{secret}\n")).expect("secret");
-    let text = format!(
-        r#"
-[database]
-url = "{url}"
-
-[[sources]]
-name = "agent-1912"
-instance_id = "inst-1"
-endpoint = "{endpoint}"
-access_key_id = "LTAI-cli"
-access_key_secret_file = "{secret_file}"
-start_from = "3h"
-retry_for = "1s"
-"#,
-        url = db.url,
-        secret_file = dir.path().join("secret").display(),
-    );
-    let path = dir.path().join("ccc-sync.toml");
-    std::fs::write(&path, text).expect("config");
-    (dir, path)
+/// The operator's source on `endpoint`, its secret read from a file in `dir` holding `secret`.
+fn source(dir: &Path, endpoint: &str, secret: &str) -> SourceConfig {
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).expect("secret");
+    SourceConfig::new("agent-1912", ccc::INSTANCE)
+        .endpoint(endpoint)
+        .access_key_id("LTAI-cli")
+        .access_key_secret_file(&secret_file)
+        .start_from("3h")
+        .retry_for("1s")
 }
 
-/// Runs the binary off the test's runtime thread, so the mock server keeps answering meanwhile.
-async fn ccc_sync(args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-            .args(&args)
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "trace")
-            .output()
-            .expect("run ccc-sync")
-    })
-    .await
-    .expect("join")
+/// A config file in a directory of its own with `source` syncing into `db`.
+fn config(dir: &Path, db: &TestDb, source: SourceConfig) -> std::path::PathBuf {
+    Config::new(&db.url)
+        .source(source)
+        .write(dir, "ccc-sync.toml")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// `ccc-sync --config <config> <args>` at trace level, run to its end.
+async fn ccc_sync(config: &Path, args: &[&str]) -> Output {
+    let mut command = daemon::ccc_sync(config);
+    command.args(args).env("RUST_LOG", "trace");
+    daemon::output(command).await
 }
 
 #[tokio::test]
 async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numbers() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
     let start = (Utc::now() - TimeDelta::minutes(30)).timestamp_millis();
-    mock.set_records(
+    sim.set_records(
         (0..7)
-            .map(|i| mock::record(&format!("C{i}"), start + i, &["1001@ccctest"], 1))
+            .map(|i| ccc::record(&format!("C{i}"), start + i, &["1001@ccctest"], 1))
             .collect(),
     );
-    let (_dir, path) = config(&db, &mock.endpoint, SECRET);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
 
-    let out = ccc_sync(&[
-        "--config",
-        path.to_str().expect("utf-8"),
-        "--log-format",
-        "json",
-        "once",
-    ])
-    .await;
+    let out = ccc_sync(&path, &["--log-format", "json", "once"]).await;
 
-    let all = text(&out);
+    let all = printed(&out);
     assert!(out.status.success(), "{all}");
     assert!(
         all.contains("agent-1912: 1 window(s), 7 record(s), 7 call(s)"),
@@ -100,8 +70,8 @@ async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numb
         .expect("count");
     assert_eq!(calls, 7);
 
-    let status = ccc_sync(&["--config", path.to_str().expect("utf-8"), "status"]).await;
-    let shown = text(&status);
+    let status = ccc_sync(&path, &["status"]).await;
+    let shown = printed(&status);
     assert!(status.status.success(), "{shown}");
     assert!(
         shown.contains("agent-1912:") && shown.contains("last run      incremental succeeded"),
@@ -112,15 +82,13 @@ async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numb
 #[tokio::test]
 async fn a_bad_config_exits_2_naming_the_key_the_value_and_the_fix() {
     let db = TestDb::new().await;
-    let (_dir, path) = config(&db, "http://127.0.0.1:9", SECRET);
-    let text_with_bad_value = std::fs::read_to_string(&path)
-        .expect("read")
-        .replace("start_from = \"3h\"", "start_from = \"3 parsecs\"");
-    std::fs::write(&path, text_with_bad_value).expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_value = source(dir.path(), "http://127.0.0.1:9", SECRET).start_from("3 parsecs");
+    let path = config(dir.path(), &db, bad_value);
 
-    let out = ccc_sync(&["--config", path.to_str().expect("utf-8"), "once"]).await;
+    let out = ccc_sync(&path, &["once"]).await;
 
-    let all = text(&out);
+    let all = printed(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(
         all.contains("sources[0].start_from = \"3 parsecs\""),
@@ -137,15 +105,18 @@ async fn a_bad_config_exits_2_naming_the_key_the_value_and_the_fix() {
 #[tokio::test]
 async fn check_gives_a_verdict_and_the_fix_for_a_wrong_secret() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
-    let (_dir, good) = config(&db, &mock.endpoint, SECRET);
-    let out = ccc_sync(&["--config", good.to_str().expect("utf-8"), "check"]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("verdict: ready"));
+    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
+    let out = ccc_sync(&good, &["check"]).await;
+    assert!(out.status.success(), "{}", printed(&out));
+    assert!(printed(&out).contains("verdict: ready"));
 
-    let (_dir2, bad) = config(&db, &mock.endpoint, "wrong-secret-123");
-    let out = ccc_sync(&["--config", bad.to_str().expect("utf-8"), "check"]).await;
-    let all = text(&out);
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let wrong = source(dir2.path(), &sim.endpoint(), "wrong-secret-123");
+    let bad = config(dir2.path(), &db, wrong);
+    let out = ccc_sync(&bad, &["check"]).await;
+    let all = printed(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("SignatureDoesNotMatch") && all.contains("Fix: the AccessKey secret"),

@@ -1,14 +1,17 @@
 //! The real binary, killed with SIGKILL at many moments of a backfill, restarted each time.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
 
 use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon;
 use crate::truth::assert_warehouse_matches;
 
 const KILLS: usize = 25;
@@ -55,54 +58,32 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
  {
     let db = TestDb::new().await;
     let at = ccc_sync::window::to_ms(Utc::now());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let sim = simulator::start(
-        SimulatorConfig {
-            calls: 20_000,
-            days: 4,
-            anchor: at,
-            ..SimulatorConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("simulator");
+    let sim = ccc::simulator(SimulatorConfig {
+        calls: 20_000,
+        days: 4,
+        anchor: at,
+        ..SimulatorConfig::default()
+    })
+    .await;
     sim.set_now(at);
     let truth = sim.truth(at, None);
-    let key = AccessKey::demo();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[database]\nurl = \"{}\"\n[[sources]]\nname = \"demo\"\ninstance_id = \"{DEMO_INSTANCE_ID}\"\nendpoint = \"{}\"\n\
-             access_key_id = \"{}\"\naccess_key_secret = \"{}\"\nstart_from = \"98h\"\nchunk = \"2h\"\n\
-             max_requests_per_second = 10000\n",
-            db.url,
-            sim.endpoint(),
-            key.id,
-            key.secret
-        ),
-    )
-    .expect("config");
-    let run = {
-        let config = config.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-                .args([
-                    "--config",
-                    config.to_str().expect("utf-8"),
-                    "--log-level",
-                    "warn",
-                    "once",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn")
-        }
+    let source = SourceConfig::new("demo", DEMO_INSTANCE_ID)
+        .endpoint(&sim.endpoint())
+        .key(&AccessKey::demo())
+        .start_from("98h")
+        .chunk("2h")
+        .max_requests_per_second(10_000.0);
+    let config = Config::new(&db.url)
+        .source(source)
+        .write(dir.path(), "c.toml");
+    let run = || {
+        daemon::ccc_sync(&config)
+            .args(["--log-level", "warn", "once"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
     };
 
     // Kill delays spread from before the first query to deep inside a window: a fixed pseudo-random sequence.

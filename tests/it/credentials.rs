@@ -17,15 +17,18 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use ccc_simulator::{AccessKey, SimulatorHandle};
 use ccc_sync::ccc::credentials::CredentialsError;
 use ccc_sync::ccc::{CredentialProvider, Credentials};
 use ccc_sync::config::ConfigError;
 use ccc_sync::fetcher::FetchError;
 use ccc_sync::scheduler::Source;
-use ccc_sync::startup::{self, Ready};
+use ccc_sync::startup::Ready;
 use ccc_sync::window::Window;
 
-use crate::mock::{self, Key, MockCcc};
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig, UNUSED_DATABASE};
+use crate::support::daemon::{self, printed};
 
 /// Temporary keys a mock token service hands out.
 #[derive(Clone, Copy)]
@@ -321,28 +324,24 @@ impl Env {
             .set("ALIBABA_CLOUD_STS_ENDPOINT", &sts.endpoint)
     }
 
-    /// A config file with one source without keys, reading call records from `ccc`; returns its path.
-    fn write_config(&self, ccc: &str) -> String {
-        let text = format!(
-            r#"
-[database]
-url = "postgres://unused@127.0.0.1:9/unused"
-acquire_timeout = "1s"
+    /// A config with one source without keys, reading call records from `endpoint`.
+    fn config(endpoint: &str) -> Config {
+        let source = SourceConfig::new("agent-1", ccc::INSTANCE)
+            .endpoint(endpoint)
+            .max_requests_per_second(1000.0)
+            .retry_for("5s");
+        Config::new(UNUSED_DATABASE)
+            .acquire_timeout("1s")
+            .source(source)
+    }
 
-[[sources]]
-name = "agent-1"
-instance_id = "inst-1"
-endpoint = "{ccc}"
-max_requests_per_second = 1000
-retry_for = "5s"
-"#
-        );
-        self.write("ccc-sync.toml", &text)
+    /// [`Env::config`] as a file in the home directory; returns its path.
+    fn write_config(&self, ccc: &str) -> std::path::PathBuf {
+        Env::config(ccc).write(self.dir.path(), "ccc-sync.toml")
     }
 
     fn load(&self, ccc: &str) -> Result<Ready, ConfigError> {
-        let path = self.write_config(ccc);
-        startup::load(std::path::Path::new(&path), &self.vars)
+        Env::config(ccc).load_with(&self.vars)
     }
 
     fn provider(&self) -> CredentialProvider {
@@ -562,31 +561,25 @@ async fn the_chain_takes_the_environment_then_oidc_then_the_cli_profile_then_the
     );
 }
 
-const CCC_ONE: Key = Key {
-    id: STS_ONE.id,
-    secret: STS_ONE.secret,
-    agent: None,
-};
-const CCC_TWO: Key = Key {
-    id: STS_TWO.id,
-    secret: STS_TWO.secret,
-    agent: None,
-};
+/// The CCC key of the temporary keys `issue`.
+fn ccc_key(issue: Issue) -> AccessKey {
+    ccc::key(issue.id, issue.secret, None)
+}
 
-/// A keyless source on the mock CCC with three calls in the last hour, its credentials from OIDC.
-async fn oidc_source(sts: &MockSts, ccc: &MockCcc) -> (Source, Window, Env) {
+/// A keyless source on the scripted CCC with three calls in the last hour, its credentials from OIDC.
+async fn oidc_source(sts: &MockSts, ccc: &SimulatorHandle) -> (Source, Window, Env) {
     let now = ccc_sync::window::to_ms(Utc::now());
     ccc.set_records(
         (1..=3)
             .map(|i| {
                 let start = (now - TimeDelta::minutes(i)).timestamp_millis();
-                mock::record(&format!("C{i}"), start, &["1001@ccctest"], 0)
+                ccc::record(&format!("C{i}"), start, &["1001@ccctest"], 0)
             })
             .collect(),
     );
     let mut env = Env::new();
     env.oidc(sts, JWT_ONE);
-    let settings = env.load(&ccc.endpoint).expect("valid config");
+    let settings = env.load(&ccc.endpoint()).expect("valid config");
     let source = Source::new(settings.sources.into_iter().next().expect("source")).expect("client");
     let window = Window {
         start: now - TimeDelta::hours(1),
@@ -598,7 +591,7 @@ async fn oidc_source(sts: &MockSts, ccc: &MockCcc) -> (Source, Window, Env) {
 #[tokio::test]
 async fn an_expired_security_token_answer_leads_to_one_refresh_and_the_page_succeeds() {
     let sts = MockSts::start(vec![STS_ONE, STS_TWO]).await;
-    let ccc = MockCcc::start(vec![CCC_ONE, CCC_TWO]).await;
+    let ccc = ccc::scripted(vec![ccc_key(STS_ONE), ccc_key(STS_TWO)]).await;
     let (source, window, _env) = oidc_source(&sts, &ccc).await;
     ccc.expire_token(STS_ONE.token);
 
@@ -622,7 +615,7 @@ async fn an_expired_security_token_answer_leads_to_one_refresh_and_the_page_succ
 #[tokio::test]
 async fn a_token_still_expired_after_the_refresh_fails_the_page_without_looping() {
     let sts = MockSts::start(vec![STS_ONE, STS_TWO]).await;
-    let ccc = MockCcc::start(vec![CCC_ONE, CCC_TWO]).await;
+    let ccc = ccc::scripted(vec![ccc_key(STS_ONE), ccc_key(STS_TWO)]).await;
     let (source, window, _env) = oidc_source(&sts, &ccc).await;
     ccc.expire_token(STS_ONE.token);
     ccc.expire_token(STS_TWO.token);
@@ -642,7 +635,7 @@ async fn a_token_still_expired_after_the_refresh_fails_the_page_without_looping(
     assert_eq!(attempts, 1);
     assert!(source.is_expired_token(), "{source}");
     assert_eq!(sts.requests().len(), 2);
-    assert_eq!(ccc.requests(), 2);
+    assert_eq!(ccc.requests().total, 2);
 }
 
 /// An address on which nothing listens.
@@ -758,29 +751,17 @@ async fn fetched_secrets_never_show_in_debug_or_display() {
 #[tokio::test]
 async fn ccc_sync_check_logs_the_credentials_it_uses_and_never_a_secret_even_at_trace() {
     let sts = MockSts::start(vec![STS_ONE]).await;
-    let ccc = MockCcc::start(vec![CCC_ONE]).await;
+    let ccc = ccc::scripted(vec![ccc_key(STS_ONE)]).await;
     let mut env = Env::new();
     env.oidc(&sts, JWT_ONE).set("RUST_LOG", "trace");
-    let config = env.write_config(&ccc.endpoint);
-    let vars = env.vars.clone();
+    let config = env.write_config(&ccc.endpoint());
 
-    // Off the runtime's thread, so the mocks keep answering; the child gets exactly `vars`.
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-            .args(["--config", &config, "check"])
-            .env_clear()
-            .envs(vars)
-            .output()
-            .expect("run ccc-sync")
-    })
-    .await
-    .expect("join");
+    // The child gets exactly `vars`.
+    let mut check = daemon::ccc_sync(&config);
+    check.arg("check").env_clear().envs(env.vars.clone());
+    let out = daemon::output(check).await;
 
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = printed(&out);
     assert!(
         text.contains("Credentials found by the default chain") && text.contains(ROLE_ARN),
         "{text}"

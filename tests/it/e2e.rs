@@ -12,31 +12,20 @@ use ccc_simulator::{
 use ccc_sync::scheduler::{self, PassOutcome, Source, SyncError};
 
 use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig, UNUSED_DATABASE};
 use crate::truth::assert_warehouse_matches;
 
-async fn simulator(config: SimulatorConfig) -> SimulatorHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    simulator::start(config, listener).await.expect("simulator")
+/// A source on the simulator's demo instance, its rate limit out of the way.
+fn demo_source(sim: &SimulatorHandle, name: &str, key: &AccessKey) -> SourceConfig {
+    SourceConfig::new(name, DEMO_INSTANCE_ID)
+        .endpoint(&sim.endpoint())
+        .key(key)
+        .max_requests_per_second(10_000.0)
 }
 
-fn source(sim: &SimulatorHandle, name: &str, key: &AccessKey, extra: &str) -> Source {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"postgres://unused@127.0.0.1/x\"\n[[sources]]\nname = \"{name}\"\ninstance_id = \"{DEMO_INSTANCE_ID}\"\n\
-             endpoint = \"{}\"\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\nmax_requests_per_second = 10000\n{extra}\n",
-            sim.endpoint(),
-            key.id,
-            key.secret
-        ),
-    )
-    .expect("config");
-    let ready = ccc_sync::startup::load(&path, &[]).expect("config");
-    Source::new(ready.sources.into_iter().next().expect("source")).expect("client")
+fn source(config: SourceConfig) -> Source {
+    Config::new(UNUSED_DATABASE).source(config).load_source()
 }
 
 fn anchor() -> DateTime<Utc> {
@@ -59,7 +48,7 @@ async fn pass_until_done(db: &TestDb, src: &Source, now: DateTime<Utc>) -> (Pass
 async fn a_clean_backfill_over_many_pages_and_chunks_is_exact() {
     let db = TestDb::new().await;
     let at = anchor();
-    let sim = simulator(SimulatorConfig {
+    let sim = ccc::simulator(SimulatorConfig {
         calls: 6_000,
         days: 2,
         anchor: at,
@@ -68,10 +57,9 @@ async fn a_clean_backfill_over_many_pages_and_chunks_is_exact() {
     .await;
     sim.set_now(at);
     let src = source(
-        &sim,
-        "demo",
-        &AccessKey::demo(),
-        "start_from = \"49h\"\nchunk = \"4h\"",
+        demo_source(&sim, "demo", &AccessKey::demo())
+            .start_from("49h")
+            .chunk("4h"),
     );
 
     let pass = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
@@ -103,7 +91,7 @@ async fn every_fault_at_once_still_leaves_the_warehouse_exact() {
         reset: 0.04,
         truncate: 0.04,
     };
-    let sim = simulator(SimulatorConfig {
+    let sim = ccc::simulator(SimulatorConfig {
         calls: 3_000,
         days: 1,
         anchor: at,
@@ -114,8 +102,14 @@ async fn every_fault_at_once_still_leaves_the_warehouse_exact() {
     sim.set_now(at);
     // Each pass re-reads the whole day (the lookback covers it), so passes repeat until every kind of
     // fault has struck at least once; the warehouse must stay exact through all of them.
-    let extra = "start_from = \"25h\"\nlookback = \"26h\"\nchunk = \"3h\"\nread_timeout = \"400ms\"\nretry_for = \"30s\"";
-    let src = source(&sim, "demo", &AccessKey::demo(), extra);
+    let src = source(
+        demo_source(&sim, "demo", &AccessKey::demo())
+            .start_from("25h")
+            .lookback("26h")
+            .chunk("3h")
+            .read_timeout("400ms")
+            .retry_for("30s"),
+    );
     let mut failed_passes = 0;
     let mut passes = 0;
     let all_struck = |f: &simulator::FaultCounts| {
@@ -156,12 +150,11 @@ async fn live_arrivals_late_long_calls_and_late_surveys_are_all_caught() {
         write_delay: Duration::from_secs(5),
         ..SimulatorConfig::default()
     };
-    let sim = simulator(config).await;
+    let sim = ccc::simulator(config).await;
     let src = source(
-        &sim,
-        "demo",
-        &AccessKey::demo(),
-        "start_from = \"25h\"\nlookback = \"2h\"",
+        demo_source(&sim, "demo", &AccessKey::demo())
+            .start_from("25h")
+            .lookback("2h"),
     );
     let mut late_total = 0;
     let mut now = t0;
@@ -209,7 +202,7 @@ async fn two_agent_scoped_sources_whose_calls_overlap_land_each_call_once() {
             agent: Some(agent.clone()),
         })
         .collect();
-    let sim = simulator(SimulatorConfig {
+    let sim = ccc::simulator(SimulatorConfig {
         calls: 4_000,
         days: 1,
         anchor: at,
@@ -221,7 +214,7 @@ async fn two_agent_scoped_sources_whose_calls_overlap_land_each_call_once() {
     let sources: Vec<Source> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| source(&sim, &format!("agent-{i}"), k, "start_from = \"25h\""))
+        .map(|(i, k)| source(demo_source(&sim, &format!("agent-{i}"), k).start_from("25h")))
         .collect();
 
     let results = scheduler::sync_once(&db.pool, &sources, at, &CancellationToken::new()).await;
@@ -252,7 +245,7 @@ async fn the_exactness_check_notices_a_lost_leg_a_changed_call_and_an_extra_call
     use futures::FutureExt as _;
     let db = TestDb::new().await;
     let at = anchor();
-    let sim = simulator(SimulatorConfig {
+    let sim = ccc::simulator(SimulatorConfig {
         calls: 300,
         days: 1,
         anchor: at,
@@ -260,7 +253,7 @@ async fn the_exactness_check_notices_a_lost_leg_a_changed_call_and_an_extra_call
     })
     .await;
     sim.set_now(at);
-    let src = source(&sim, "demo", &AccessKey::demo(), "start_from = \"25h\"");
+    let src = source(demo_source(&sim, "demo", &AccessKey::demo()).start_from("25h"));
     scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
         .await
         .expect("pass");
@@ -299,12 +292,11 @@ async fn calls_arriving_on_the_real_clock_while_pages_are_read_are_neither_lost_
         write_delay: Duration::ZERO,
         ..SimulatorConfig::default()
     };
-    let sim = simulator(config).await;
+    let sim = ccc::simulator(config).await;
     let src = source(
-        &sim,
-        "demo",
-        &AccessKey::demo(),
-        "start_from = \"25h\"\npage_size = 20",
+        demo_source(&sim, "demo", &AccessKey::demo())
+            .start_from("25h")
+            .page_size(20),
     );
 
     let first = scheduler::sync_source(&db.pool, &src, anchor(), &CancellationToken::new())

@@ -5,7 +5,6 @@ mod crash;
 mod credentials;
 mod e2e;
 mod fuzz;
-mod mock;
 mod outage;
 mod perf;
 mod preflight;

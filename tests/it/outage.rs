@@ -7,16 +7,11 @@ use chrono::{TimeDelta, Utc};
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::mock::{self, Key, MockCcc};
 use crate::proxy::Proxy;
-use crate::replicas::{Daemon, eventually, free_port, get};
 use crate::support::TestDb;
-
-const KEY: Key = Key {
-    id: "LTAI-outage",
-    secret: "outage-secret",
-    agent: None,
-};
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon::{self, Daemon, eventually, free_port, get};
 
 async fn calls(db: &TestDb) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ccc.calls")
@@ -28,51 +23,44 @@ async fn calls(db: &TestDb) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_is_logged_retried_reported_not_ready_and_caught_up_exactly() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let key = ccc::key("LTAI-outage", "outage-secret", None);
+    let sim = ccc::scripted(vec![key.clone()]).await;
     let start = (Utc::now() - TimeDelta::minutes(30)).timestamp_millis();
     let batch = |from: i64, n: i64| {
         (from..from + n)
-            .map(|i| mock::record(&format!("D{i}"), start + i * 1000, &["1001@ccctest"], 1))
+            .map(|i| ccc::record(&format!("D{i}"), start + i * 1000, &["1001@ccctest"], 1))
             .collect::<Vec<_>>()
     };
-    mock.set_records(batch(0, 20));
+    sim.set_records(batch(0, 20));
     let server: PgConnectOptions = db.url.parse().expect("url");
     let proxy = Proxy::start(format!("{}:{}", server.get_host(), server.get_port())).await;
     let through_proxy = server.port(proxy.port).to_url_lossy().to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let path = dir.path().join("ccc-sync.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"{through_proxy}\"\nacquire_timeout = \"1s\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
-             [[sources]]\nname = \"agent-1\"\ninstance_id = \"inst-1\"\nendpoint = \"{}\"\naccess_key_id = \"{}\"\n\
-             access_key_secret = \"{}\"\nstart_from = \"1h\"\ninterval = \"1s\"\n",
-            mock.endpoint, KEY.id, KEY.secret
-        ),
-    )
-    .expect("config");
+    let source = SourceConfig::new("agent-1", ccc::INSTANCE)
+        .endpoint(&sim.endpoint())
+        .key(&key)
+        .start_from("1h")
+        .interval("1s");
+    let path = Config::new(&through_proxy)
+        .acquire_timeout("1s")
+        .listen(port)
+        .source(source)
+        .write(dir.path(), "ccc-sync.toml");
     let log_path = dir.path().join("daemon.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-        .args([
-            "--config",
-            path.to_str().expect("utf-8"),
-            "--log-format",
-            "json",
-            "run",
-        ])
+    let mut command = daemon::ccc_sync(&path);
+    command
+        .args(["--log-format", "json", "run"])
         .stdout(std::fs::File::create(&log_path).expect("log file"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut daemon = Daemon { child, port };
+        .stderr(Stdio::null());
+    let mut daemon = Daemon::start(command, port);
     assert!(
         eventually(Duration::from_secs(30), || async { calls(&db).await == 20 }).await,
         "first sync"
     );
 
     proxy.cut();
-    mock.set_records(batch(0, 35));
+    sim.set_records(batch(0, 35));
     let logged = || std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(
         eventually(Duration::from_secs(30), || async {
@@ -129,16 +117,15 @@ async fn a_lost_database_is_logged_retried_reported_not_ready_and_caught_up_exac
 async fn a_daemon_waiting_for_its_database_is_alive_not_ready_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (db_port, port) = (free_port(), free_port());
-    let path = dir.path().join("ccc-sync.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"postgres://postgres@127.0.0.1:{db_port}/nowhere\"\nacquire_timeout = \"1s\"\n\n\
-             [server]\nlisten = \"127.0.0.1:{port}\"\n\n[[sources]]\nname = \"s\"\ninstance_id = \"i\"\n\
-             endpoint = \"http://127.0.0.1:9\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n"
-        ),
-    )
-    .expect("config");
+    let source = SourceConfig::new("s", "i")
+        .endpoint("http://127.0.0.1:9")
+        .access_key_id("a")
+        .access_key_secret("b");
+    let path = Config::new(&format!("postgres://postgres@127.0.0.1:{db_port}/nowhere"))
+        .acquire_timeout("1s")
+        .listen(port)
+        .source(source)
+        .write(dir.path(), "ccc-sync.toml");
     let mut daemon = Daemon::spawn(&path, port);
     assert!(
         eventually(Duration::from_secs(20), || async {

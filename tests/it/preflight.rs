@@ -5,15 +5,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::mock::{Key, MockCcc};
-use crate::support::TestDb;
+use crate::support::{TestDb, ccc};
 
 const SECRET: &str = "Pf7-preflight-SECRET";
-const KEY: Key = Key {
-    id: "LTAI-pre",
-    secret: SECRET,
-    agent: None,
-};
 
 const KEYS_IN_A_FILE: &str =
     "access_key_id = \"LTAI-pre\"\naccess_key_secret_file = \"{dir}/secret\"\n";
@@ -152,7 +146,7 @@ fn write(dir: &Path, db: &TestDb, endpoint: &str, case: &Case) -> std::path::Pat
     path
 }
 
-/// Runs the binary off the test's runtime thread (the mock keeps answering) with exactly `env`.
+/// Runs the binary off the test's runtime thread (the simulator keeps answering) with exactly `env`.
 async fn ccc_sync(config: &Path, command: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec!["--config".to_owned(), config.display().to_string()];
     args.extend(command.iter().map(ToString::to_string));
@@ -183,11 +177,11 @@ fn text(out: &Output) -> String {
 #[tokio::test]
 async fn every_config_check_offline_accepts_once_accepts_and_every_refusal_names_key_and_fix() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![ccc::key("LTAI-pre", SECRET, None)]).await;
 
     for case in CASES {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = write(dir.path(), &db, &mock.endpoint, case);
+        let config = write(dir.path(), &db, &sim.endpoint(), case);
         let runs_before: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs")
             .fetch_one(&db.pool)
             .await

@@ -1,90 +1,32 @@
 //! Two `ccc-sync run` processes on one database: one syncs each source, the other stands by and takes over.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 
-use crate::mock::{self, Key, MockCcc};
+use ccc_simulator::AccessKey;
+
 use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon::{Daemon, eventually, free_port, get};
 
-const KEY: Key = Key {
-    id: "LTAI-rep",
-    secret: "replica-secret",
-    agent: None,
-};
-
-/// A running daemon, killed when dropped.
-pub struct Daemon {
-    pub child: Child,
-    pub port: u16,
-}
-
-impl Daemon {
-    /// `ccc-sync --config <config> run`, its output discarded; `port` is the config's `[server] listen`.
-    pub fn spawn(config: &std::path::Path, port: u16) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-            .args(["--config", config.to_str().expect("utf-8"), "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ccc-sync");
-        Daemon { child, port }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+fn key() -> AccessKey {
+    ccc::key("LTAI-rep", "replica-secret", None)
 }
 
 fn start_daemon(db: &TestDb, endpoint: &str, dir: &std::path::Path) -> Daemon {
     let port = free_port();
-    let path = dir.join(format!("ccc-sync-{port}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[database]
-url = "{url}"
-
-[server]
-listen = "127.0.0.1:{port}"
-
-[[sources]]
-name = "agent-1912"
-instance_id = "inst-1"
-endpoint = "{endpoint}"
-access_key_id = "{id}"
-access_key_secret = "{secret}"
-start_from = "1h"
-interval = "1s"
-"#,
-            url = db.url,
-            id = KEY.id,
-            secret = KEY.secret,
-        ),
-    )
-    .expect("config");
+    let source = SourceConfig::new("agent-1912", ccc::INSTANCE)
+        .endpoint(endpoint)
+        .key(&key())
+        .start_from("1h")
+        .interval("1s");
+    let path = Config::new(&db.url)
+        .listen(port)
+        .source(source)
+        .write(dir, &format!("ccc-sync-{port}.toml"));
     Daemon::spawn(&path, port)
-}
-
-pub async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
 }
 
 /// `Some(true)` when the daemon reports that it holds the source.
@@ -95,34 +37,18 @@ async fn owns(d: &Daemon) -> Option<bool> {
         .map(|l| l.ends_with(" 1"))
 }
 
-/// Polls `check` until it holds or `limit` passes.
-pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_syncs_the_other_stands_by_and_takes_over_when_the_first_is_killed() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![key()]).await;
     let start = (Utc::now() - TimeDelta::minutes(20)).timestamp_millis();
-    mock.set_records(
+    sim.set_records(
         (0..30)
-            .map(|i| mock::record(&format!("R{i}"), start + i * 1000, &["1001@ccctest"], 1))
+            .map(|i| ccc::record(&format!("R{i}"), start + i * 1000, &["1001@ccctest"], 1))
             .collect(),
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let first = start_daemon(&db, &mock.endpoint, dir.path());
+    let first = start_daemon(&db, &sim.endpoint(), dir.path());
     assert!(
         eventually(Duration::from_secs(30), || async {
             owns(&first).await == Some(true)
@@ -130,7 +56,7 @@ async fn one_replica_syncs_the_other_stands_by_and_takes_over_when_the_first_is_
         .await,
         "the first replica takes the source"
     );
-    let second = start_daemon(&db, &mock.endpoint, dir.path());
+    let second = start_daemon(&db, &sim.endpoint(), dir.path());
     assert!(
         eventually(Duration::from_secs(30), || async {
             owns(&second).await == Some(false)

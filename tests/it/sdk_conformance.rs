@@ -12,6 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use ccc_simulator::{self as simulator, SimulatorConfig};
 
+use crate::support::ccc;
+
 /// The versions ccc-api.md was checked against.
 const REQUIREMENTS: [&str; 2] = [
     "alibabacloud_ccc20170705==1.0.3",
@@ -108,18 +110,11 @@ async fn the_official_python_sdks_are_accepted_and_parse_our_answers() {
     let anchor: DateTime<Utc> = DateTime::parse_from_rfc3339("2024-03-01T04:00:00Z")
         .expect("time")
         .to_utc();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let sim = simulator::start(
-        SimulatorConfig {
-            anchor,
-            ..SimulatorConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("starts");
+    let sim = ccc::simulator(SimulatorConfig {
+        anchor,
+        ..SimulatorConfig::default()
+    })
+    .await;
     sim.set_now(anchor + TimeDelta::hours(1));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/conformance.py");
     let mut command = Command::new(python);

@@ -8,53 +8,42 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use ccc_signature::percent_encode;
-use ccc_simulator::{self as simulator, AccessKey, SimulatorConfig, SimulatorHandle};
+use ccc_simulator::{self as simulator, AccessKey, PageFault, SimulatorConfig, SimulatorHandle};
 
-use crate::mock::{self, Fault, Key, MockCcc};
 use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon::{self, printed};
 
 const SECRET: &str = "Zx81-UNMISTAKABLE-s3cret";
 const DB_PASSWORD: &str = "Pw-UNMISTAKABLE-9931";
 
 async fn run(config: &std::path::Path, command: &str) -> Output {
-    let config = config.to_owned();
-    let command = command.to_owned();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ccc-sync"))
-            .args([
-                "--config",
-                config.to_str().expect("utf-8"),
-                "--log-level",
-                "trace",
-                &command,
-            ])
-            .env_remove("DATABASE_URL")
-            .output()
-            .expect("run")
-    })
-    .await
-    .expect("join")
+    let mut ccc_sync = daemon::ccc_sync(config);
+    ccc_sync.args(["--log-level", "trace", command]);
+    daemon::output(ccc_sync).await
 }
 
+/// The source of every scenario, on `endpoint`.
+fn source(endpoint: &str) -> SourceConfig {
+    SourceConfig::new("s", ccc::INSTANCE)
+        .endpoint(endpoint)
+        .access_key_id("LTAI-sec")
+        .start_from("1h")
+        .retry_for("1s")
+}
+
+/// `dir/name` with `source`, its secret read from a file holding [`SECRET`].
 fn write_config(
     dir: &std::path::Path,
     name: &str,
     db_url: &str,
-    endpoint: &str,
-    extra: &str,
+    source: SourceConfig,
 ) -> std::path::PathBuf {
     std::fs::write(dir.join("secret"), SECRET).expect("secret");
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"{db_url}\"\n\n[[sources]]\nname = \"s\"\ninstance_id = \"inst-1\"\nendpoint = \"{endpoint}\"\n\
-             access_key_id = \"LTAI-sec\"\naccess_key_secret_file = \"{}\"\nstart_from = \"1h\"\nretry_for = \"1s\"\n{extra}",
-            dir.join("secret").display()
-        ),
-    )
-    .expect("config");
-    path
+    Config::new(db_url)
+        .source(source.access_key_secret_file(&dir.join("secret")))
+        .write(dir, name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,40 +52,32 @@ async fn the_secret_and_the_database_password_appear_nowhere_through_failures_at
     // Trust authentication ignores the password, so a distinctive one can ride along in the URL.
     let options: PgConnectOptions = db.url.parse().expect("url");
     let db_url = options.password(DB_PASSWORD).to_url_lossy().to_string();
-    let right = MockCcc::start(vec![Key {
-        id: "LTAI-sec",
-        secret: SECRET,
-        agent: None,
-    }])
-    .await;
-    let wrong = MockCcc::start(vec![Key {
-        id: "LTAI-sec",
-        secret: "another-secret",
-        agent: None,
-    }])
-    .await;
+    let right = ccc::scripted(vec![ccc::key("LTAI-sec", SECRET, None)]).await;
+    let wrong = ccc::scripted(vec![ccc::key("LTAI-sec", "another-secret", None)]).await;
     let start = (Utc::now() - TimeDelta::minutes(10)).timestamp_millis();
     right.set_records(
         (0..3)
-            .map(|i| mock::record(&format!("S{i}"), start + i, &["1001@ccctest"], 1))
+            .map(|i| ccc::record(&format!("S{i}"), start + i, &["1001@ccctest"], 1))
             .collect(),
     );
     let dir = tempfile::tempdir().expect("tempdir");
 
     let mut outputs = Vec::new();
-    let ok = write_config(dir.path(), "ok.toml", &db_url, &right.endpoint, "");
+    let ok = write_config(dir.path(), "ok.toml", &db_url, source(&right.endpoint()));
     outputs.push(("success", run(&ok, "once").await));
-    let bad_signature = write_config(dir.path(), "sig.toml", &db_url, &wrong.endpoint, "");
+    let bad_signature = write_config(dir.path(), "sig.toml", &db_url, source(&wrong.endpoint()));
     outputs.push(("bad signature", run(&bad_signature, "once").await));
-    right.fail(Fault {
+    right.fail_page(PageFault {
         page: 1,
         times: u32::MAX,
         status: 500,
-        body: mock::error_body("InternalError", "boom"),
+        body: ccc::error_body("InternalError", "boom"),
     });
     outputs.push(("5xx", run(&ok, "once").await));
-    let inline = format!("access_key_secret = \"{SECRET}\"\nlookback = \"soon\"\n");
-    let config_error = write_config(dir.path(), "bad.toml", &db_url, &right.endpoint, &inline);
+    let inline = source(&right.endpoint())
+        .access_key_secret(SECRET)
+        .lookback("soon");
+    let config_error = write_config(dir.path(), "bad.toml", &db_url, inline);
     outputs.push(("config error", run(&config_error, "once").await));
     outputs.push(("check", run(&bad_signature, "check").await));
 
@@ -107,11 +88,7 @@ async fn the_secret_and_the_database_password_appear_nowhere_through_failures_at
         "each scenario ran as intended"
     );
     for (scenario, out) in &outputs {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = printed(out);
         assert!(
             text.len() > 100,
             "{scenario}: the trace-level output is there to search"
@@ -211,12 +188,12 @@ async fn an_sts_token_appears_nowhere_through_a_signature_mismatch_check_and_the
     let dir = tempfile::tempdir().expect("tempdir");
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, &token).expect("token");
-    let sts = format!("security_token_file = \"{}\"\n", token_file.display());
+    let sts = |endpoint: &str| source(endpoint).security_token_file(&token_file);
 
     let mut outputs = Vec::new();
-    let ok = write_config(dir.path(), "ok.toml", &db.url, &right.endpoint(), &sts);
+    let ok = write_config(dir.path(), "ok.toml", &db.url, sts(&right.endpoint()));
     outputs.push(("success", run(&ok, "once").await));
-    let mismatch = write_config(dir.path(), "sig.toml", &db.url, &wrong.endpoint(), &sts);
+    let mismatch = write_config(dir.path(), "sig.toml", &db.url, sts(&wrong.endpoint()));
     outputs.push(("signature mismatch", run(&mismatch, "once").await));
     outputs.push(("check", run(&mismatch, "check").await));
 
@@ -324,27 +301,21 @@ async fn the_least_privilege_roles_can_sync_and_read_and_nothing_more() {
     ccc_sync::db::migrate(&writer)
         .await
         .expect("the writer runs the migrations");
-    let key = Key {
-        id: "LTAI-w",
-        secret: "w",
-        agent: None,
-    };
-    let mock = MockCcc::start(vec![Key { ..key }]).await;
-    mock.set_records(vec![mock::record(
+    let key = ccc::key("LTAI-w", "w", None);
+    let sim = ccc::scripted(vec![key.clone()]).await;
+    sim.set_records(vec![ccc::record(
         "P1",
         (Utc::now() - TimeDelta::minutes(5)).timestamp_millis(),
         &["1001@ccctest"],
         1,
     )]);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        format!("[database]\nurl = \"{writer_url}\"\n[[sources]]\nname = \"w\"\ninstance_id = \"inst-1\"\nendpoint = \"{}\"\naccess_key_id = \"LTAI-w\"\naccess_key_secret = \"w\"\n", mock.endpoint),
-    )
-    .expect("config");
-    let ready = ccc_sync::startup::load(&path, &[]).expect("config");
-    let source = ccc_sync::scheduler::Source::new(ready.sources[0].clone()).expect("source");
+    let source = Config::new(&writer_url)
+        .source(
+            SourceConfig::new("w", ccc::INSTANCE)
+                .endpoint(&sim.endpoint())
+                .key(&key),
+        )
+        .load_source();
     ccc_sync::scheduler::sync_source(&writer, &source, Utc::now(), &CancellationToken::new())
         .await
         .expect("the writer syncs");
@@ -394,19 +365,16 @@ async fn tls_with_verify_full_works_through_the_config_and_a_wrong_root_is_refus
             options.get_database().expect("database")
         )
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("c.toml");
     let load = |db_url: String| {
-        std::fs::write(
-            &path,
-            format!("[database]\nurl = \"{db_url}\"\n[[sources]]\nname = \"t\"\ninstance_id = \"i\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n"),
-        )
-        .expect("config");
-        ccc_sync::config::load(&path, &[]).expect("config")
+        let source = SourceConfig::new("t", "i")
+            .access_key_id("a")
+            .access_key_secret("b");
+        Config::new(&db_url).source(source).load()
     };
 
     let verified = load(url(&cert));
     let mut conn = verified
+        .settings
         .database
         .connect
         .connect()
@@ -421,6 +389,7 @@ async fn tls_with_verify_full_works_through_the_config_and_a_wrong_root_is_refus
 
     let wrong = load(url("/etc/ssl/certs/ca-certificates.crt"));
     let refused = wrong
+        .settings
         .database
         .connect
         .connect()

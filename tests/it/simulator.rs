@@ -15,6 +15,8 @@ use ccc_sync::ccc::{
     CccClient, CccError, ClientSettings, CredentialProvider, Credentials, ListPage, PageRequest,
 };
 
+use crate::support::ccc::{self, key};
+
 const INSTANCE: &str = simulator::DEMO_INSTANCE_ID;
 
 fn anchor() -> DateTime<Utc> {
@@ -31,20 +33,9 @@ fn config() -> SimulatorConfig {
     }
 }
 
-fn key(id: &str, secret: &str, agent: Option<&str>) -> AccessKey {
-    AccessKey {
-        id: id.into(),
-        secret: secret.into(),
-        agent: agent.map(str::to_owned),
-    }
-}
-
 /// A simulator on a free loopback port with its data clock an hour after the anchor.
 async fn start(config: SimulatorConfig) -> SimulatorHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let sim = simulator::start(config, listener).await.expect("starts");
+    let sim = ccc::simulator(config).await;
     sim.set_now(anchor() + TimeDelta::hours(1));
     sim
 }

@@ -1,57 +1,42 @@
-//! The spine end to end: mock CCC over HTTP → fetcher → writer → PostgreSQL.
+//! The spine end to end: the scripted CCC simulator over HTTP → fetcher → writer → PostgreSQL.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use ccc_simulator::{AccessKey, PageFault, SimulatorHandle};
 use ccc_sync::scheduler::{self, Source, SyncError};
 
-use crate::mock::{self, Fault, Key, MockCcc};
 use crate::support::TestDb;
+use crate::support::ccc::{self, FAULT_REQUEST_ID};
+use crate::support::config::{Config, SourceConfig, UNUSED_DATABASE};
 
-const KEY: Key = Key {
-    id: "LTAI-test",
-    secret: "s3cret-test",
-    agent: None,
-};
+static KEY: LazyLock<AccessKey> = LazyLock::new(|| ccc::key("LTAI-test", "s3cret-test", None));
 
 fn now() -> DateTime<Utc> {
     ccc_sync::window::to_ms(Utc::now())
 }
 
-/// A source pointed at the mock, built through the real config loader.
-fn source(mock: &MockCcc, name: &str, key: &Key, extra: &str) -> Source {
-    let text = format!(
-        r#"
-[database]
-url = "postgres://unused@127.0.0.1/unused"
+/// The spine's source on the simulator: six hours back, a two-hour lookback, 12 h chunks, no rate limit
+/// to speak of.
+fn spine(sim: &SimulatorHandle, name: &str, key: &AccessKey) -> SourceConfig {
+    SourceConfig::new(name, ccc::INSTANCE)
+        .endpoint(&sim.endpoint())
+        .key(key)
+        .start_from("6h")
+        .lookback("2h")
+        .max_requests_per_second(1000.0)
+        .retry_for("20s")
+        .chunk("12h")
+}
 
-[[sources]]
-name = "{name}"
-instance_id = "inst-1"
-endpoint = "{endpoint}"
-access_key_id = "{id}"
-access_key_secret = "{secret}"
-start_from = "6h"
-lookback = "2h"
-max_requests_per_second = 1000
-retry_for = "20s"
-{chunk}{extra}
-"#,
-        chunk = if extra.contains("chunk") {
-            ""
-        } else {
-            "chunk = \"12h\"\n"
-        },
-        endpoint = mock.endpoint,
-        id = key.id,
-        secret = key.secret,
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("ccc-sync.toml");
-    std::fs::write(&path, text).expect("write config");
-    let ready = ccc_sync::startup::load(&path, &[]).expect("valid config");
-    Source::new(ready.sources.into_iter().next().expect("one source")).expect("client")
+/// [`spine`], built through the real config loader.
+fn source(sim: &SimulatorHandle, name: &str, key: &AccessKey) -> Source {
+    Config::new(UNUSED_DATABASE)
+        .source(spine(sim, name, key))
+        .load_source()
 }
 
 /// `n` calls a minute apart in the last hours, with 0–3 legs and 0–2 recordings each.
@@ -60,7 +45,7 @@ fn records(n: usize, now: DateTime<Utc>) -> Vec<Value> {
         .map(|i| {
             let legs = ["1001@ccctest", "1002@ccctest", "1003@ccctest"];
             let start = (now - TimeDelta::minutes(i as i64 + 1)).timestamp_millis();
-            mock::record(&format!("20297{i:05}"), start, &legs[..i % 4], i % 3)
+            ccc::record(&format!("20297{i:05}"), start, &legs[..i % 4], i % 3)
         })
         .collect()
 }
@@ -136,11 +121,11 @@ fn recordings_in(records: &[Value]) -> i64 {
 #[tokio::test]
 async fn a_multi_page_window_lands_exactly_and_a_second_pass_rewrites_nothing() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let data = records(250, t0);
-    mock.set_records(data.clone());
-    let src = source(&mock, "agent-1", &KEY, "");
+    sim.set_records(data.clone());
+    let src = source(&sim, "agent-1", &KEY);
 
     let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
@@ -195,19 +180,19 @@ async fn a_multi_page_window_lands_exactly_and_a_second_pass_rewrites_nothing() 
 #[tokio::test]
 async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let start = (t0 - TimeDelta::minutes(30)).timestamp_millis();
-    let a = mock::record(
+    let a = ccc::record(
         "A1",
         start,
         &["1001@ccctest", "1002@ccctest", "1003@ccctest"],
         2,
     );
-    let b = mock::record("B1", start + 1000, &["1001@ccctest"], 0);
-    let c = mock::record("C1", start + 2000, &["1002@ccctest"], 1);
-    mock.set_records(vec![a.clone(), b.clone(), c.clone()]);
-    let src = source(&mock, "agent-1", &KEY, "");
+    let b = ccc::record("B1", start + 1000, &["1001@ccctest"], 0);
+    let c = ccc::record("C1", start + 2000, &["1002@ccctest"], 1);
+    sim.set_records(vec![a.clone(), b.clone(), c.clone()]);
+    let src = source(&sim, "agent-1", &KEY);
     scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
         .expect("pass 1");
@@ -217,13 +202,13 @@ async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
         .filter(|(k, _)| k.contains("C1"))
         .collect();
 
-    let mut a2 = mock::record("A1", start, &["1001@ccctest", "1002@ccctest"], 0);
+    let mut a2 = ccc::record("A1", start, &["1001@ccctest", "1002@ccctest"], 0);
     a2["Satisfaction"] = json!(3);
     a2["SatisfactionDesc"] = json!("满意");
     let mut b2 = b.clone();
     b2["Agents"]["CallDetailAgent"][0]["TalkTime"] = json!("95");
     b2["Agents"]["CallDetailAgent"][0]["HoldTime"] = Value::Null;
-    mock.set_records(vec![a2, b2, c]);
+    sim.set_records(vec![a2, b2, c]);
     let pass = scheduler::sync_source(
         &db.pool,
         &src,
@@ -280,16 +265,16 @@ async fn re_syncing_changed_calls_leaves_exactly_the_new_state() {
 #[tokio::test]
 async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_completes() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
-    mock.set_records(records(450, t0));
-    mock.fail(Fault {
+    sim.set_records(records(450, t0));
+    sim.fail_page(PageFault {
         page: 3,
         times: u32::MAX,
         status: 400,
-        body: mock::error_body("InvalidParameter", "The specified parameter is invalid."),
+        body: ccc::error_body("InvalidParameter", "The specified parameter is invalid."),
     });
-    let src = source(&mock, "agent-1", &KEY, "");
+    let src = source(&sim, "agent-1", &KEY);
 
     let err = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
@@ -317,12 +302,12 @@ async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_complet
         (
             "failed".into(),
             Some("InvalidParameter".into()),
-            Some("MOCK-REQ-1".into()),
+            Some(FAULT_REQUEST_ID.into()),
             2
         )
     );
 
-    mock.clear_faults();
+    sim.clear_page_faults();
     let t1 = t0 + TimeDelta::minutes(1);
     scheduler::sync_source(&db.pool, &src, t1, &CancellationToken::new())
         .await
@@ -334,32 +319,32 @@ async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_complet
 #[tokio::test]
 async fn retryable_faults_are_retried_and_the_window_still_lands_exactly() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let data = records(300, t0);
-    mock.set_records(data.clone());
-    mock.fail(Fault {
+    sim.set_records(data.clone());
+    sim.fail_page(PageFault {
         page: 1,
         times: 1,
         status: 400,
-        body: mock::error_body(
+        body: ccc::error_body(
             "Throttling.User",
             "Request was denied due to user flow control.",
         ),
     });
-    mock.fail(Fault {
+    sim.fail_page(PageFault {
         page: 2,
         times: 2,
         status: 503,
-        body: mock::error_body("ServiceUnavailable", "temporary failure"),
+        body: ccc::error_body("ServiceUnavailable", "temporary failure"),
     });
-    mock.fail(Fault {
+    sim.fail_page(PageFault {
         page: 3,
         times: 1,
         status: 200,
         body: r#"{"RequestId":"T","Success":true,"CallDetailRecords":{"List":{"CallDet"#.into(),
     });
-    let src = source(&mock, "agent-1", &KEY, "");
+    let src = source(&sim, "agent-1", &KEY);
 
     let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
@@ -367,7 +352,7 @@ async fn retryable_faults_are_retried_and_the_window_still_lands_exactly() {
 
     assert_eq!(pass.records(), 300);
     assert_eq!(
-        mock.requests(),
+        sim.requests().total,
         4 + 4,
         "four pages (the last one empty) and four retried faults"
     );
@@ -378,28 +363,20 @@ async fn retryable_faults_are_retried_and_the_window_still_lands_exactly() {
 #[tokio::test]
 async fn records_two_sources_both_see_land_once() {
     let db = TestDb::new().await;
-    let k1 = Key {
-        id: "LTAI-1001",
-        secret: "one",
-        agent: Some("1001@ccctest"),
-    };
-    let k2 = Key {
-        id: "LTAI-1002",
-        secret: "two",
-        agent: Some("1002@ccctest"),
-    };
-    let mock = MockCcc::start(vec![Key { ..k1 }, Key { ..k2 }]).await;
+    let k1 = ccc::key("LTAI-1001", "one", Some("1001@ccctest"));
+    let k2 = ccc::key("LTAI-1002", "two", Some("1002@ccctest"));
+    let sim = ccc::scripted(vec![k1.clone(), k2.clone()]).await;
     let t0 = now();
     let start = (t0 - TimeDelta::hours(1)).timestamp_millis();
     let mut data = Vec::new();
     for i in 0..10 {
-        data.push(mock::record(
+        data.push(ccc::record(
             &format!("X{i}"),
             start + i * 1000,
             &["1001@ccctest"],
             1,
         ));
-        data.push(mock::record(
+        data.push(ccc::record(
             &format!("Y{i}"),
             start + i * 1000 + 1,
             &["1002@ccctest"],
@@ -407,17 +384,17 @@ async fn records_two_sources_both_see_land_once() {
         ));
     }
     for i in 0..5 {
-        data.push(mock::record(
+        data.push(ccc::record(
             &format!("Z{i}"),
             start + i * 1000 + 2,
             &["1001@ccctest", "1002@ccctest"],
             1,
         ));
     }
-    mock.set_records(data);
+    sim.set_records(data);
     let sources = [
-        source(&mock, "agent-1001", &k1, ""),
-        source(&mock, "agent-1002", &k2, ""),
+        source(&sim, "agent-1001", &k1),
+        source(&sim, "agent-1002", &k2),
     ];
 
     let results = scheduler::sync_once(&db.pool, &sources, t0, &CancellationToken::new()).await;
@@ -437,18 +414,18 @@ async fn records_two_sources_both_see_land_once() {
 #[tokio::test]
 async fn records_without_identity_are_quarantined_once_and_the_window_commits() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let mut data = records(5, t0);
-    let mut nameless = mock::record("", t0.timestamp_millis() - 5000, &[], 0);
+    let mut nameless = ccc::record("", t0.timestamp_millis() - 5000, &[], 0);
     nameless
         .as_object_mut()
         .expect("object")
         .remove("ContactId");
     data.push(nameless);
     data.push(json!({"ContactId": "BAD-TIME", "StartTime": "yesterday"}));
-    mock.set_records(data);
-    let src = source(&mock, "agent-1", &KEY, "");
+    sim.set_records(data);
+    let src = source(&sim, "agent-1", &KEY);
 
     let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
@@ -477,38 +454,37 @@ async fn records_without_identity_are_quarantined_once_and_the_window_commits() 
 #[tokio::test]
 async fn a_wrong_secret_fails_at_once_with_the_services_code() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
-    mock.set_records(records(3, now()));
-    let wrong = Key {
-        id: KEY.id,
-        secret: "not-the-secret",
-        agent: None,
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    sim.set_records(records(3, now()));
+    let wrong = AccessKey {
+        secret: "not-the-secret".into(),
+        ..KEY.clone()
     };
-    let src = source(&mock, "agent-1", &wrong, "");
+    let src = source(&sim, "agent-1", &wrong);
 
     let err = scheduler::sync_source(&db.pool, &src, now(), &CancellationToken::new())
         .await
         .expect_err("fatal");
 
     assert_eq!(err.code(), "SignatureDoesNotMatch");
-    assert_eq!(mock.requests(), 1, "a fatal error is not retried");
+    assert_eq!(sim.requests().total, 1, "a fatal error is not retried");
     assert_eq!(count(&db, "calls").await, 0);
 }
 
 #[tokio::test]
 async fn backfill_never_moves_the_watermark_backwards_nor_across_a_gap() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let mut data = records(10, t0);
-    data.push(mock::record(
+    data.push(ccc::record(
         "OLD-1",
         (t0 - TimeDelta::days(2) + TimeDelta::hours(1)).timestamp_millis(),
         &["1001@ccctest"],
         0,
     ));
-    mock.set_records(data);
-    let src = source(&mock, "agent-1", &KEY, "");
+    sim.set_records(data);
+    let src = source(&sim, "agent-1", &KEY);
     let cancel = CancellationToken::new();
     scheduler::sync_source(&db.pool, &src, t0, &cancel)
         .await
@@ -529,7 +505,7 @@ async fn backfill_never_moves_the_watermark_backwards_nor_across_a_gap() {
     assert_eq!(count(&db, "calls").await, 11);
     assert_eq!(watermark(&db, "agent-1").await, t0, "not moved backwards");
 
-    let fresh = source(&mock, "agent-2", &KEY, "");
+    let fresh = source(&sim, "agent-2", &KEY);
     scheduler::backfill(&db.pool, &fresh, t0 - TimeDelta::hours(2), t0, t0, &cancel)
         .await
         .expect("backfill");
@@ -558,9 +534,9 @@ async fn backfill_never_moves_the_watermark_backwards_nor_across_a_gap() {
 #[tokio::test]
 async fn a_cancelled_pass_commits_nothing() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
-    mock.set_records(records(50, now()));
-    let src = source(&mock, "agent-1", &KEY, "");
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    sim.set_records(records(50, now()));
+    let src = source(&sim, "agent-1", &KEY);
     let cancel = CancellationToken::new();
     cancel.cancel();
 
@@ -576,10 +552,12 @@ async fn a_cancelled_pass_commits_nothing() {
 #[tokio::test]
 async fn a_long_first_span_is_split_into_chunks_oldest_first() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
-    mock.set_records(records(100, t0));
-    let src = source(&mock, "agent-1", &KEY, "chunk = \"1h\"");
+    sim.set_records(records(100, t0));
+    let src = Config::new(UNUSED_DATABASE)
+        .source(spine(&sim, "agent-1", &KEY).chunk("1h"))
+        .load_source();
 
     let pass = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
         .await
@@ -602,24 +580,25 @@ async fn a_long_first_span_is_split_into_chunks_oldest_first() {
 #[tokio::test]
 async fn a_due_reconciliation_catches_a_change_older_than_the_lookback() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     let old_start = (t0 - TimeDelta::hours(5)).timestamp_millis();
-    mock.set_records(vec![mock::record("OLD", old_start, &["1001@ccctest"], 0)]);
-    let src = source(
-        &mock,
-        "agent-1",
-        &KEY,
-        "reconcile_every = \"1h\"\nreconcile_span = \"12h\"",
-    );
+    sim.set_records(vec![ccc::record("OLD", old_start, &["1001@ccctest"], 0)]);
+    let src = Config::new(UNUSED_DATABASE)
+        .source(
+            spine(&sim, "agent-1", &KEY)
+                .reconcile_every("1h")
+                .reconcile_span("12h"),
+        )
+        .load_source();
     let cancel = CancellationToken::new();
     scheduler::sync_source(&db.pool, &src, t0, &cancel)
         .await
         .expect("first pass");
 
-    let mut answered = mock::record("OLD", old_start, &["1001@ccctest"], 0);
+    let mut answered = ccc::record("OLD", old_start, &["1001@ccctest"], 0);
     answered["Satisfaction"] = json!(1);
-    mock.set_records(vec![answered]);
+    sim.set_records(vec![answered]);
     let early = scheduler::sync_source(&db.pool, &src, t0 + TimeDelta::minutes(30), &cancel)
         .await
         .expect("pass");
@@ -651,24 +630,23 @@ async fn a_due_reconciliation_catches_a_change_older_than_the_lookback() {
 
 #[tokio::test]
 async fn masked_and_hashed_modes_leave_no_phone_number_anywhere_in_the_warehouse() {
-    for (mode, extra) in [
+    for (mode, warehouse) in [
         (
             "masked",
-            "\n[warehouse]\nphone_numbers = \"masked\"\n".to_owned(),
+            Config::new(UNUSED_DATABASE).phone_numbers("masked"),
         ),
         (
             "hashed",
-            format!(
-                "\n[warehouse]\nphone_numbers = \"hashed\"\nphone_number_hash_key = \"{}\"\n",
-                "k".repeat(40)
-            ),
+            Config::new(UNUSED_DATABASE)
+                .phone_numbers("hashed")
+                .phone_number_hash_key(&"k".repeat(40)),
         ),
     ] {
         let db = TestDb::new().await;
-        let mock = MockCcc::start(vec![KEY]).await;
+        let sim = ccc::scripted(vec![KEY.clone()]).await;
         let t0 = now();
-        mock.set_records(records(20, t0));
-        let src = source(&mock, "agent-1", &KEY, &extra);
+        sim.set_records(records(20, t0));
+        let src = warehouse.source(spine(&sim, "agent-1", &KEY)).load_source();
 
         scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
             .await
@@ -764,8 +742,8 @@ async fn pruning_deletes_runs_older_than_the_retention_but_keeps_newer_ones_and_
 #[tokio::test]
 async fn the_daemon_prunes_the_journal_of_the_sources_it_holds_at_most_hourly() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
-    let src = source(&mock, "agent-1", &KEY, "");
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    let src = source(&sim, "agent-1", &KEY);
     let old = journal_run(&db, "agent-1", TimeDelta::days(40)).await;
     let elsewhere = journal_run(&db, "agent-2", TimeDelta::days(40)).await;
     let thirty_days = Some(std::time::Duration::from_secs(30 * 86_400));
@@ -806,8 +784,8 @@ async fn the_daemon_prunes_the_journal_of_the_sources_it_holds_at_most_hourly() 
 #[tokio::test]
 async fn with_retention_off_the_daemon_keeps_every_run() {
     let db = TestDb::new().await;
-    let mock = MockCcc::start(vec![KEY]).await;
-    let src = source(&mock, "agent-1", &KEY, "");
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    let src = source(&sim, "agent-1", &KEY);
     let old = journal_run(&db, "agent-1", TimeDelta::days(400)).await;
     let health = std::sync::Arc::new(ccc_sync::health::Health::default());
     let mut source_loop = scheduler::SourceLoop::new(db.pool.clone(), src, None, health);

@@ -112,6 +112,7 @@ impl SimulateArgs {
                 reset: self.reset,
                 truncate: self.truncate,
             },
+            scripted: false,
         }
     }
 }

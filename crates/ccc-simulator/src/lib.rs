@@ -12,6 +12,8 @@
 //!   window against the real clock, nonce replay.
 //! - `response`: success and error bodies, JSON or XML.
 //! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
+//! - `script`: the scripted mode for tests: a record set the test controls, chosen pages failed a given
+//!   number of times, STS tokens declared expired, and who signed each request.
 //! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
 //!
@@ -29,6 +31,7 @@ mod data;
 mod faults;
 mod gateway;
 mod response;
+mod script;
 mod server;
 mod stats;
 mod store;
@@ -49,11 +52,13 @@ pub use cli::{SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
 pub use gateway::{ACTION, API_VERSION};
+pub use script::{PageFault, SignedWith};
 pub use stats::{FaultCounts, RequestStats};
 pub use store::MAX_LIVE_CALLS;
 
 use data::Shape;
 use gateway::Gateway;
+use script::Script;
 use server::Shared;
 use store::Dataset;
 use world::World;
@@ -123,6 +128,9 @@ pub struct SimulatorConfig {
     /// The end of the history and the start of live arrivals.
     pub anchor: DateTime<Utc>,
     pub faults: Faults,
+    /// Serve the records a test sets ([`SimulatorHandle::set_records`]) instead of generated calls; see
+    /// [`SimulatorConfig::scripted`].
+    pub scripted: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -138,11 +146,25 @@ impl Default for SimulatorConfig {
             write_delay: Duration::from_secs(5),
             anchor: Utc::now(),
             faults: Faults::default(),
+            scripted: false,
         }
     }
 }
 
 impl SimulatorConfig {
+    /// A simulator for tests that script what it serves: no generated calls, only the records the test
+    /// sets, to `keys` (an agent-bound key sees the records with a leg of its agent, whoever that is) on
+    /// `instance_ids`. It remembers who signed each request ([`SimulatorHandle::signed_with`]).
+    pub fn scripted(keys: Vec<AccessKey>, instance_ids: Vec<String>) -> SimulatorConfig {
+        SimulatorConfig {
+            calls: 0,
+            keys,
+            instance_ids,
+            scripted: true,
+            ..SimulatorConfig::default()
+        }
+    }
+
     /// Refuses configurations that cannot be served, naming the setting and the fix.
     pub fn validate(&self) -> anyhow::Result<()> {
         ensure!(
@@ -154,6 +176,10 @@ impl SimulatorConfig {
             "at least one instance id is needed (--instance-id ID)"
         );
         ensure!(self.days >= 1, "days must be at least 1, not {}", self.days);
+        ensure!(
+            !self.scripted || (self.calls == 0 && self.live_rate.is_none()),
+            "a scripted simulator serves only the records a test sets; calls must be 0 and live rate off"
+        );
         ensure!(
             u32::try_from(self.calls).is_ok_and(|c| c <= u32::MAX - MAX_LIVE_CALLS),
             "calls must be at most {}, not {}",
@@ -171,7 +197,7 @@ impl SimulatorConfig {
                 "access key {} is configured twice",
                 key.id
             );
-            if let Some(agent) = &key.agent {
+            if let Some(agent) = key.agent.as_ref().filter(|_| !self.scripted) {
                 let known = (0..self.instance_ids.len()).any(|n| agent_ids(n).contains(agent));
                 ensure!(
                     known,
@@ -249,6 +275,7 @@ pub async fn start(
         ),
         gateway: Gateway::new(&config.keys),
         faults: config.faults.clone(),
+        script: Script::new(config.scripted),
         stats: Mutex::new(RequestStats::default()),
     });
     let app =
@@ -314,7 +341,8 @@ impl SimulatorHandle {
     }
 
     /// Every record visible at `at` in every instance (only `agent`'s calls if given), newest first, each
-    /// exactly the JSON object the API would serve for it at that instant, in the configured shape.
+    /// exactly the JSON object the API would serve for it at that instant, in the configured shape. The
+    /// generated calls only: a scripted simulator's records are the test's own.
     pub fn truth(&self, at: DateTime<Utc>, agent: Option<&str>) -> Vec<serde_json::Value> {
         self.shared.world.truth(at.timestamp_millis(), agent)
     }
@@ -326,6 +354,37 @@ impl SimulatorHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Replaces the records a scripted simulator serves; requests from now on see only these.
+    ///
+    /// # Panics
+    /// If the simulator was not started with [`SimulatorConfig::scripted`].
+    pub fn set_records(&self, records: Vec<serde_json::Value>) {
+        self.shared.script.set_records(records);
+    }
+
+    /// Answers page `fault.page` with the fault's status and body, `fault.times` times, before any
+    /// injected fault; faults on the same page are served in the order they were added.
+    pub fn fail_page(&self, fault: PageFault) {
+        self.shared.script.fail_page(fault);
+    }
+
+    /// Forgets the page faults not yet served.
+    pub fn clear_page_faults(&self) {
+        self.shared.script.clear_page_faults();
+    }
+
+    /// From now on, requests carrying `token` as `SecurityToken` are refused with 400
+    /// `InvalidSecurityToken.Expired`, as the service refuses an expired STS token.
+    pub fn expire_token(&self, token: &str) {
+        self.shared.script.expire_token(token);
+    }
+
+    /// The `AccessKeyId` and `SecurityToken` of every request so far, in order, refused ones included
+    /// (scripted simulators only: others remember nothing).
+    pub fn signed_with(&self) -> Vec<SignedWith> {
+        self.shared.script.signed_with()
     }
 
     /// Stops accepting, lets answers in flight finish for a moment, then stops.
@@ -414,6 +473,30 @@ mod tests {
                 .expect_err("invalid")
                 .to_string()
                 .contains("reset")
+        );
+    }
+
+    #[test]
+    fn a_scripted_simulator_binds_keys_to_any_agent_but_generates_nothing() {
+        let agent_key = AccessKey {
+            agent: Some("1001@ccctest".into()),
+            ..AccessKey::demo()
+        };
+        let scripted = SimulatorConfig::scripted(vec![agent_key.clone()], vec!["inst-1".into()]);
+        scripted.validate().expect("any agent in scripted mode");
+        let generating = SimulatorConfig {
+            calls: 10,
+            ..scripted.clone()
+        };
+        let e = generating.validate().expect_err("invalid").to_string();
+        assert!(e.contains("scripted") && e.contains("calls"), "{e}");
+        let unscripted = SimulatorConfig {
+            keys: vec![agent_key],
+            ..SimulatorConfig::default()
+        };
+        assert!(
+            unscripted.validate().is_err(),
+            "1001@ccctest is on no roster"
         );
     }
 

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::data::{Listed, Record, Shape};
+use super::data::{Listed, Shape};
 
 /// The body encoding a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,15 @@ impl ApiError {
         )
     }
 
+    /// A `SecurityToken` past its expiry (the scripted mode's expired tokens).
+    pub fn token_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        )
+    }
+
     /// Unknown `InstanceId`. A guess: the code and text are those the 2020-07-01 CCC API documents.
     pub fn instance_not_found(instance_id: &str) -> Self {
         Self::new(
@@ -209,8 +218,8 @@ pub struct ErrorBody<'a> {
 /// The success body, shaped like `tests/fixtures/response-wrapped.json` (or the flat docs sample).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListBody<'a> {
-    call_detail_records: CallDetailRecords,
+pub struct ListBody<'a, R> {
+    call_detail_records: CallDetailRecords<R>,
     code: &'static str,
     http_status_code: u16,
     request_id: &'a str,
@@ -219,18 +228,19 @@ pub struct ListBody<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct CallDetailRecords {
-    list: Listed<Record>,
+struct CallDetailRecords<R> {
+    list: Listed<R>,
     page_number: u32,
     page_size: u32,
     total_count: usize,
 }
 
-impl<'a> ListBody<'a> {
+impl<'a, R: Serialize> ListBody<'a, R> {
+    /// `records` are the generated `Record`s, or scripted JSON values.
     pub fn new(
         request_id: &'a str,
         shape: Shape,
-        records: Vec<Record>,
+        records: Vec<R>,
         page_number: u32,
         page_size: u32,
         total_count: usize,

@@ -1,5 +1,6 @@
 //! The HTTP side: the API on `/` (GET, POST with a query, POST with a form body), the action's own
-//! parameters, injected faults, and the unsigned ground-truth endpoint `/_sim/truth` for loopback peers.
+//! parameters, injected and scripted faults, and the unsigned ground-truth endpoint `/_sim/truth` for
+//! loopback peers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -14,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::faults::{Faults, Outcome};
 use super::gateway::{Gateway, Params};
 use super::response::{ApiError, Format, ListBody, encode};
+use super::script::Script;
 use super::stats::RequestStats;
 use super::store::Window;
 use super::world::{World, shanghai_midnight_ms};
@@ -34,6 +36,7 @@ pub struct Shared {
     pub world: World,
     pub gateway: Gateway,
     pub faults: Faults,
+    pub script: Script,
     pub stats: Mutex<RequestStats>,
 }
 
@@ -153,9 +156,19 @@ async fn api(
             .unwrap_or(DEFAULT_HOST_ID),
     };
     shared.count(|s| s.total += 1);
+    shared
+        .script
+        .note_signer(params.get("AccessKeyId"), params.get("SecurityToken"));
     let admitted = shared
         .gateway
         .admit(method.as_str(), &params, Utc::now())
+        .and_then(|a| {
+            if shared.script.is_expired(params.get("SecurityToken")) {
+                Err(ApiError::token_expired())
+            } else {
+                Ok(a)
+            }
+        })
         .and_then(|a| Ok((a, ListQuery::parse(&params, &shared.world)?)));
     let (admitted, query) = match admitted {
         Ok(ok) => ok,
@@ -164,6 +177,10 @@ async fn api(
             return reply.error(&e);
         }
     };
+    if let Some((status, body)) = shared.script.take_page_fault(query.page_number) {
+        tracing::debug!(status, page = query.page_number, request_id = %reply.request_id, "Scripted fault served");
+        return reply.verbatim(status, body);
+    }
     let (slow, outcome) = shared.faults.draw(&mut rand::rng());
     if slow {
         shared.count(|s| s.faults.slow += 1);
@@ -176,27 +193,17 @@ async fn api(
     }
 
     let now_ms = shared.world.clock.now_ms();
-    let page = shared.world.page(
-        query.instance,
-        admitted.agent.as_deref(),
-        query.window(now_ms),
-        now_ms,
-        query.skip(),
-        query.page_size as usize,
-    );
-    let (served, total) = (page.records.len(), page.total);
-    let body = encode(
-        reply.format,
-        "ListRecentCallRecordsResponse",
-        &ListBody::new(
-            &reply.request_id,
-            shared.world.shape,
-            page.records,
-            query.page_number,
-            query.page_size,
-            total,
-        ),
-    );
+    let (agent, window) = (admitted.agent.as_deref(), query.window(now_ms));
+    let (skip, take) = (query.skip(), query.page_size as usize);
+    let (body, served, total) = match shared.script.page(agent, window, skip, take) {
+        Some(page) => reply.page(&query, page.records, page.total),
+        None => {
+            let page = shared
+                .world
+                .page(query.instance, agent, window, now_ms, skip, take);
+            reply.page(&query, page.records, page.total)
+        }
+    };
     match outcome {
         Outcome::Reset => {
             shared.count(|s| s.faults.reset += 1);
@@ -244,6 +251,26 @@ struct Reply<'a> {
 }
 
 impl Reply<'_> {
+    /// The encoded page body, with how many records it holds and how many the window holds.
+    fn page<R: Serialize>(
+        &self,
+        query: &ListQuery,
+        records: Vec<R>,
+        total: usize,
+    ) -> (Vec<u8>, usize, usize) {
+        let served = records.len();
+        let body = ListBody::new(
+            &self.request_id,
+            self.shared.world.shape,
+            records,
+            query.page_number,
+            query.page_size,
+            total,
+        );
+        let body = encode(self.format, "ListRecentCallRecordsResponse", &body);
+        (body, served, total)
+    }
+
     fn ok(&self, body: Body) -> Response {
         let mut r = (StatusCode::OK, body).into_response();
         decorate(&mut r, self.format, &self.request_id);
@@ -265,6 +292,17 @@ impl Reply<'_> {
         let mut r = self.ok(Body::from_stream(cut));
         r.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(full_length));
+        r
+    }
+
+    /// A scripted answer: `status` and `body` as given, labelled JSON.
+    fn verbatim(&self, status: u16, body: String) -> Response {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, body).into_response();
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(Format::Json.content_type()),
+        );
         r
     }
 

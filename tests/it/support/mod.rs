@@ -1,8 +1,14 @@
-//! Test harness: a fresh, migrated database per test on the real local PostgreSQL.
+//! What every integration test shares: a fresh, migrated database per test on the real local PostgreSQL
+//! (here), the one fake CCC service (`ccc`), config files from typed fields (`config`), and the real binary
+//! as a command or a daemon (`daemon`).
 //!
 //! The server comes from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! If it is not answering, the harness tries `pg_ctlcluster <ver> main start` once and otherwise fails with
 //! a message that says what is missing. Each test gets its own database, dropped when the test ends.
+
+pub mod ccc;
+pub mod config;
+pub mod daemon;
 
 use std::str::FromStr;
 use std::sync::OnceLock;
