@@ -53,6 +53,14 @@ async fn assert_watermark_not_ahead_of_data(db: &TestDb, truth: &[Value]) -> Opt
     Some(w)
 }
 
+/// Windows journalled as committed so far.
+async fn windows_committed(db: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs WHERE status = 'succeeded'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("runs")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ahead_of_its_watermark()
  {
@@ -87,14 +95,26 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
     };
 
     // Kill delays spread from before the first query to deep inside a window: a fixed pseudo-random sequence.
+    // Every other run is first let commit one window of its own, so that the kills interleave with progress
+    // however fast or loaded the machine is; the delay then lands the kill somewhere in a later window.
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut watermarks = Vec::new();
-    for _ in 0..KILLS {
+    for kill in 0..KILLS {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = Duration::from_millis(20 + seed % 900);
+        let committed_before = windows_committed(&db).await;
         let mut child = run();
+        if kill % 2 == 1 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while child.try_wait().expect("child status").is_none()
+                && windows_committed(&db).await == committed_before
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
         tokio::time::sleep(delay).await;
         child.kill().expect("SIGKILL");
         tokio::task::spawn_blocking(move || child.wait())
@@ -104,10 +124,7 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
         watermarks.push(assert_watermark_not_ahead_of_data(&db, &truth).await);
     }
     let advanced = watermarks.windows(2).filter(|w| w[0] != w[1]).count();
-    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs")
-        .fetch_one(&db.pool)
-        .await
-        .expect("runs");
+    let committed = windows_committed(&db).await;
     eprintln!(
         "{KILLS} kills; the watermark advanced between {advanced} of them; {committed} windows committed meanwhile"
     );
