@@ -563,6 +563,12 @@ async fn run_source(pool: PgPool, source: Source, health: Arc<Health>, cancel: C
     let mut failures = RetryPolicy::outage(interval).intervals();
     let mut lock: Option<SourceLock> = None;
     while !cancel.is_cancelled() {
+        if !health.has_verified_credentials(source.name()) {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = verify_credentials(&source, &health) => {}
+            }
+        }
         let wait = match ensure_lock(&pool, &source, &health, &mut lock).await {
             Ok(true) => pass(&pool, &source, &health, &cancel, &mut failures).await,
             Ok(false) => Some(interval),
@@ -585,6 +591,25 @@ async fn run_source(pool: PgPool, source: Source, health: Arc<Health>, cancel: C
     }
     health.set_owned(source.name(), false, Utc::now());
     tracing::info!(source = source.name(), "Source loop stopped");
+}
+
+/// One request with the source's credentials, so that a standby, which makes no other, is ready only once
+/// they work.
+async fn verify_credentials(source: &Source, health: &Health) {
+    match source.fetcher.probe().await {
+        Ok(request_id) => {
+            health.credentials_verified(source.name());
+            tracing::info!(
+                source = source.name(),
+                request_id,
+                "CCC credentials accepted"
+            );
+        }
+        Err(e) => tracing::error!(
+            source = source.name(), code = e.code(), request_id = e.request_id(), hint = e.hint(),
+            error = %e, "CCC credentials check failed; this replica is not ready until it passes"
+        ),
+    }
 }
 
 /// Keeps or takes the source's lock; `Ok(false)` when another replica holds it.

@@ -5,6 +5,7 @@ mod crash;
 mod credentials;
 mod e2e;
 mod fuzz;
+mod metrics;
 mod mock;
 mod outage;
 mod perf;
