@@ -247,7 +247,10 @@ import re, sys, tomllib
 text = open("Dockerfile").read()
 problems = []
 stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M | re.I)
-want = tomllib.load(open("Cargo.toml", "rb"))["package"]["rust-version"]
+cargo = tomllib.load(open("Cargo.toml", "rb"))
+want = cargo["package"]["rust-version"]
+if isinstance(want, dict):  # rust-version.workspace = true
+    want = cargo["workspace"]["package"]["rust-version"]
 m = re.match(r"rust:(\d+)\.(\d+)", stages[0][0]) if stages else None
 if not m:
     problems.append("the first stage must build FROM rust:<version>")
