@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod credentials;
+mod dashboards;
 mod e2e;
 mod fuzz;
 mod metrics;
