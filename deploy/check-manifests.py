@@ -13,8 +13,16 @@ import yaml
 CONFIG_PATH = "/etc/ccc-sync/ccc-sync.toml"
 # A window commit takes a few seconds and a request may wait out its 10 s read timeout first.
 MIN_GRACE_SECONDS = 30
+# A backfill decodes and writes pages in bursts; a quota under one core throttles them (docs/performance.md).
+MIN_CPU_LIMIT_CORES = 1
 
 problems = []
+
+
+def cores(quantity):
+    """A Kubernetes CPU quantity ("500m", "2", 1.5) in cores."""
+    text = str(quantity)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 def problem(where, text):
@@ -77,6 +85,9 @@ def check_pod(where, pod, configmaps, secret, expect_args_end, probes):
         for key in ("cpu", "memory"):
             if key not in res.get(part, {}):
                 problem(cw, f"resources.{part}.{key} is missing")
+    cpu_limit = res.get("limits", {}).get("cpu")
+    if cpu_limit is not None and cores(cpu_limit) < MIN_CPU_LIMIT_CORES:
+        problem(cw, f"resources.limits.cpu {cpu_limit} < {MIN_CPU_LIMIT_CORES} core: it throttles a backfill's bursts")
 
     args = c.get("args", [])
     if args[-len(expect_args_end):] != expect_args_end:
@@ -106,12 +117,19 @@ def check_pod(where, pod, configmaps, secret, expect_args_end, probes):
 
     secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
     secret_name = secret["metadata"]["name"]
+    # Secrets are files, as in the systemd unit: the environment shows in `kubectl describe`-style tooling,
+    # /proc/<pid>/environ and crash reports.
     for env in c.get("env", []):
-        ref = env.get("valueFrom", {}).get("secretKeyRef")
-        if ref and (ref["name"] != secret_name or ref["key"] not in secret_keys):
-            problem(cw, f"env {env['name']} refers to secret {ref['name']} key {ref['key']}, which the example Secret lacks")
-    if not any(e["name"] == "DATABASE_URL" for e in c.get("env", [])) and not (config or {}).get("database", {}).get("url"):
-        problem(cw, "no database URL: neither DATABASE_URL nor database.url")
+        if "secretKeyRef" in env.get("valueFrom", {}):
+            problem(cw, f"env {env['name']} comes from a Secret: mount it as a file instead")
+    for env in c.get("envFrom", []):
+        if "secretRef" in env:
+            problem(cw, "envFrom a Secret puts secrets in the environment: mount them as files instead")
+    database = (config or {}).get("database", {})
+    if config is not None and not database.get("url"):
+        problem(cw, "no database URL: database.url is not set in the config")
+    if "@" in database.get("url", "") and ":" in database["url"].split("://", 1)[-1].split("@", 1)[0]:
+        problem(cw, "database.url carries a password: use database.password_file")
 
     files = {}
     for path, m in mounts.items():
@@ -137,6 +155,11 @@ def check_pod(where, pod, configmaps, secret, expect_args_end, probes):
             f = source.get("access_key_secret_file")
             if f and f not in files:
                 problem(cw, f"sources[{i}].access_key_secret_file {f} is not a mounted Secret file ({sorted(files)})")
+        f = database.get("password_file")
+        if not f:
+            problem(cw, "database.password_file is not set: where does the password come from?")
+        elif f not in files:
+            problem(cw, f"database.password_file {f} is not a mounted Secret file ({sorted(files)})")
 
     port = None
     for name in probes:
@@ -145,7 +168,8 @@ def check_pod(where, pod, configmaps, secret, expect_args_end, probes):
             problem(cw, f"{name} is missing")
             continue
         path = probe.get("httpGet", {}).get("path")
-        want = "/readyz" if name == "readinessProbe" else "/livez"
+        # /livez checks only that the loops run; starting means being ready once (credentials included).
+        want = "/livez" if name == "livenessProbe" else "/readyz"
         if path != want:
             problem(cw, f"{name} must GET {want}, not {path}")
         port = probe.get("httpGet", {}).get("port")
@@ -180,6 +204,10 @@ def main(daemon_path, cronjob_path, secret_path):
     for doc in daemon + [secret]:
         if doc["kind"] != "Namespace" and doc["metadata"].get("namespace") != "ccc-sync":
             problem(where, f"{doc['kind']} {doc['metadata']['name']} is not in namespace ccc-sync")
+    for path, docs in ((daemon_path, daemon), (cronjob_path, cron)):
+        for doc in by_kind(docs, "Namespace") + by_kind(docs, "Secret"):
+            problem(path, f"renders {doc['kind']} {doc['metadata']['name']}: `kubectl delete -k` would delete it "
+                          "(and a namespace takes the hand-made Secret with it)")
 
     spec = deployment["spec"]
     dw = f"{where} Deployment"
@@ -208,6 +236,8 @@ def main(daemon_path, cronjob_path, secret_path):
             problem(sw, f"prometheus.io/port {ann.get('prometheus.io/port')} is not the container port {target}")
     if any(labels.get(k) != v for k, v in pdb["spec"]["selector"].get("matchLabels", {}).items()):
         problem(f"{where} PodDisruptionBudget", "selector does not select the Deployment's pods")
+    if pdb["spec"].get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+        problem(f"{where} PodDisruptionBudget", "unhealthyPodEvictionPolicy must be AlwaysAllow: an unready pod must not block a drain")
 
     if "pod-identity.alibabacloud.com/role-name" not in sa["metadata"].get("annotations", {}):
         problem(f"{where} ServiceAccount", "lacks the RRSA annotation pod-identity.alibabacloud.com/role-name")

@@ -168,10 +168,17 @@ config_accepted() { # FILE [ENV=VALUE...]
 mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$UNIT" | sed "s|%d|$WORK/credentials|g")
 check "deploy/systemd/config.example.toml, with the unit's Environment= lines" \
   config_accepted deploy/systemd/config.example.toml "${UNIT_ENV[@]}"
-K8S_DATABASE_URL=$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["stringData"]["database-url"])' \
-  deploy/kubernetes/secret.example.yaml)
-check "deploy/kubernetes/base/ccc-sync.toml, with DATABASE_URL from secret.example.yaml" \
-  config_accepted deploy/kubernetes/base/ccc-sync.toml "DATABASE_URL=$K8S_DATABASE_URL"
+# The Secret's files (secret.example.yaml's values) in a scratch directory, the config pointed at them.
+mkdir -p "$WORK/k8s-secret"
+"$PY" - "$WORK/k8s-secret" <<'EOF'
+import pathlib, sys, yaml
+for key, value in yaml.safe_load(open("deploy/kubernetes/secret.example.yaml"))["stringData"].items():
+    pathlib.Path(sys.argv[1], key).write_text(value)
+EOF
+check "deploy/kubernetes/base/ccc-sync.toml, with the files of secret.example.yaml" \
+  config_accepted deploy/kubernetes/base/ccc-sync.toml \
+  "CCC_SYNC__DATABASE__PASSWORD_FILE=$WORK/k8s-secret/database-password" \
+  "CCC_SYNC__SOURCES__0__ACCESS_KEY_SECRET_FILE=$WORK/k8s-secret/access-key-secret"
 
 # ---------------------------------------------------------------------------------------------------------
 section "Kubernetes manifests (deploy/kubernetes)"
@@ -181,18 +188,18 @@ check "kustomize build deploy/kubernetes (the daemon)" render deploy/kubernetes 
 check "kustomize build deploy/kubernetes/cronjob (the CronJob alternative)" \
   render deploy/kubernetes/cronjob "$WORK/cronjob.yaml"
 for version in "${K8S_VERSIONS[@]}"; do
-  check "schemas of Kubernetes $version, strict (unknown fields refused): daemon, CronJob, example Secret" \
+  check "schemas of Kubernetes $version, strict (unknown fields refused): daemon, CronJob, example Secret, namespace" \
     "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$version" \
-    "$WORK/daemon.yaml" "$WORK/cronjob.yaml" deploy/kubernetes/secret.example.yaml
+    "$WORK/daemon.yaml" "$WORK/cronjob.yaml" deploy/kubernetes/secret.example.yaml deploy/kubernetes/namespace.yaml
 done
 check "how the objects fit: selectors, probes and ports, mounts, secret keys, security context, resources" \
   "$PY" deploy/check-manifests.py "$WORK/daemon.yaml" "$WORK/cronjob.yaml" deploy/kubernetes/secret.example.yaml
 unlisted_manifests() {
-  # Every YAML file is a kustomization, listed in one, or the example Secret (deliberately in none).
+  # Every YAML file is a kustomization, listed in one, or made by hand (deliberately in none).
   "$PY" - <<'EOF'
 import pathlib, sys, yaml
 base = pathlib.Path("deploy/kubernetes")
-listed = {base / "secret.example.yaml"}
+listed = {base / "secret.example.yaml", base / "namespace.yaml"}
 for k in base.rglob("kustomization.yaml"):
     listed.add(k)
     doc = yaml.safe_load(k.read_text())
@@ -206,7 +213,7 @@ print("\n".join(f"not in any kustomization: {p}" for p in unlisted))
 sys.exit(1 if unlisted else 0)
 EOF
 }
-check "every file under deploy/kubernetes is used by a kustomization (the example Secret excepted)" unlisted_manifests
+check "every file under deploy/kubernetes is used by a kustomization (the namespace and example Secret excepted)" unlisted_manifests
 
 # ---------------------------------------------------------------------------------------------------------
 section "alert rules (deploy/prometheus)"
@@ -247,7 +254,10 @@ import re, sys, tomllib
 text = open("Dockerfile").read()
 problems = []
 stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M | re.I)
-want = tomllib.load(open("Cargo.toml", "rb"))["package"]["rust-version"]
+cargo = tomllib.load(open("Cargo.toml", "rb"))
+want = cargo["package"]["rust-version"]
+if isinstance(want, dict):  # rust-version.workspace = true
+    want = cargo["workspace"]["package"]["rust-version"]
 m = re.match(r"rust:(\d+)\.(\d+)", stages[0][0]) if stages else None
 if not m:
     problems.append("the first stage must build FROM rust:<version>")

@@ -148,6 +148,7 @@ impl App {
             return Ok(());
         }
         self.apply_warehouse_settings().await?;
+        self.publish_stored_state(&health).await;
         health.set_migrated();
         scheduler::run(
             self.pool,
@@ -161,6 +162,29 @@ impl App {
             let _ = server.await;
         }
         Ok(())
+    }
+
+    /// Makes every source known to `health` with its stored watermark (or, for a new source, the one its
+    /// first pass will start from), so the lag is exposed before any pass succeeds.
+    async fn publish_stored_state(&self, health: &Health) {
+        let now = Utc::now();
+        let stored = match reads::source_statuses(&self.pool).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read the stored watermarks; lag is exposed after the first pass");
+                for source in &self.sources {
+                    health.add_source(source.name(), None, now);
+                }
+                return;
+            }
+        };
+        for source in &self.sources {
+            let state = match stored.iter().find(|r| r.source == source.name()) {
+                Some(row) => (row.watermark, row.last_success_at),
+                None => (source.settings.start_from.resolve(now), None),
+            };
+            health.add_source(source.name(), Some(state), now);
+        }
     }
 
     /// `ccc-sync once`: one pass over every source not held by a running replica.

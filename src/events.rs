@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use metrics::{counter, gauge, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::writer::{RunKind, RunReport};
@@ -21,14 +23,87 @@ pub fn recorder() -> &'static PrometheusHandle {
                 Matcher::Full("ccc_sync_api_request_duration_seconds".into()),
                 &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
             )
+            .expect("bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("ccc_sync_window_duration_seconds".into()),
+                &[
+                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+                ],
+            )
             .expect("bucket list is not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (tests); ours still renders what it records then.
         let _ = metrics::set_global_recorder(recorder);
+        describe();
         gauge!("ccc_sync_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
+}
+
+/// Gives every family its `# HELP` line (the text of the table in `docs/operations.md`).
+fn describe() {
+    describe_gauge!(
+        "ccc_sync_build_info",
+        "Always 1; the version label is the running version"
+    );
+    describe_counter!(
+        "ccc_sync_api_requests_total",
+        "CCC requests (every attempt), by outcome: OK or the error code"
+    );
+    describe_histogram!(
+        "ccc_sync_api_request_duration_seconds",
+        Unit::Seconds,
+        "Latency of CCC requests"
+    );
+    describe_counter!(
+        "ccc_sync_api_retries_total",
+        "Failed CCC requests that were retried, by error code"
+    );
+    describe_counter!(
+        "ccc_sync_api_throttled_total",
+        "Retried CCC requests the service throttled"
+    );
+    describe_counter!(
+        "ccc_sync_records_fetched_total",
+        "Records received in committed windows"
+    );
+    describe_counter!(
+        "ccc_sync_rows_written_total",
+        "Rows inserted or changed, by table"
+    );
+    describe_counter!(
+        "ccc_sync_runs_total",
+        "Windows synced, by kind (incremental, reconcile, backfill) and status (succeeded, failed)"
+    );
+    describe_histogram!(
+        "ccc_sync_window_duration_seconds",
+        Unit::Seconds,
+        "Time from a window's start to its commit, by kind"
+    );
+    describe_gauge!(
+        "ccc_sync_watermark_timestamp_seconds",
+        Unit::Seconds,
+        "The source's watermark (Unix time): stored state until this replica's first successful pass"
+    );
+    describe_gauge!(
+        "ccc_sync_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When the source last completed a pass (Unix time), as stored or seen by this replica"
+    );
+    describe_gauge!(
+        "ccc_sync_lag_seconds",
+        Unit::Seconds,
+        "Now minus the watermark, refreshed at each scrape; read it from the replica that holds the source"
+    );
+    describe_gauge!(
+        "ccc_sync_source_owned",
+        "1 while this replica holds the source's lock and syncs it, 0 while standing by"
+    );
+    describe_gauge!(
+        "ccc_sync_database_up",
+        "1 when this replica's last database check succeeded"
+    );
 }
 
 /// One CCC request finished (success or failure).
@@ -60,6 +135,9 @@ pub fn window_committed(report: &RunReport) {
         counter!("ccc_sync_rows_written_total", "source" => source.clone(), "table" => table)
             .increment(rows);
     }
+    let elapsed = (Utc::now() - report.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+    histogram!("ccc_sync_window_duration_seconds", "source" => source.clone(), "kind" => report.kind.as_str())
+        .record(elapsed);
     run(&source, report.kind, "succeeded");
 }
 
@@ -75,11 +153,23 @@ fn run(source: &str, kind: RunKind, status: &'static str) {
 
 /// A pass ended with the watermark at `watermark`.
 pub fn pass_succeeded(source: &str, watermark: DateTime<Utc>, at: DateTime<Utc>) {
+    state_known(source, watermark, Some(at), at);
+}
+
+/// The source's watermark and last success as known now: stored in the database at start-up, or set by a pass.
+pub fn state_known(
+    source: &str,
+    watermark: DateTime<Utc>,
+    last_success: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
     gauge!("ccc_sync_watermark_timestamp_seconds", "source" => source.to_owned())
         .set(epoch_seconds(watermark));
-    gauge!("ccc_sync_last_success_timestamp_seconds", "source" => source.to_owned())
-        .set(epoch_seconds(at));
-    lag(source, watermark, at);
+    if let Some(at) = last_success {
+        gauge!("ccc_sync_last_success_timestamp_seconds", "source" => source.to_owned())
+            .set(epoch_seconds(at));
+    }
+    lag(source, watermark, now);
 }
 
 /// How far the watermark trails the clock; refreshed at every scrape.

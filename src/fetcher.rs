@@ -104,6 +104,32 @@ impl Fetcher {
         result
     }
 
+    /// One request for one record of the last five minutes, not retried: do these credentials work now?
+    /// Returns the answer's RequestId.
+    pub async fn probe(&self) -> Result<String, CccError> {
+        let end = chrono::Utc::now();
+        let window = Window {
+            start: end - chrono::TimeDelta::minutes(5),
+            end,
+        };
+        let request = PageRequest {
+            instance_id: self.instance_id.to_string(),
+            page_number: 1,
+            page_size: 1,
+            start_time_ms: window.start_ms(),
+            stop_time_ms: window.end_ms(),
+        };
+        self.limiter.until_ready().await;
+        let result = self.send(&request).await;
+        if let Err(e) = &result
+            && e.is_expired_token()
+        {
+            // The next probe fetches new credentials.
+            self.client.credentials().invalidate();
+        }
+        result.map(|page| page.request_id)
+    }
+
     /// Fetches one page, retrying what may succeed later. Each attempt waits its turn under the rate limit.
     pub async fn page(
         &self,

@@ -19,6 +19,22 @@ struct SourceHealth {
     last_success: Option<DateTime<Utc>>,
     failing: bool,
     watermark: Option<DateTime<Utc>>,
+    /// A request signed with the source's credentials succeeded in this process (a pass or a probe).
+    credentials_verified: bool,
+}
+
+impl SourceHealth {
+    fn new(now: DateTime<Utc>) -> Self {
+        SourceHealth {
+            interval: Duration::ZERO,
+            owned: false,
+            since: now,
+            last_success: None,
+            failing: false,
+            watermark: None,
+            credentials_verified: false,
+        }
+    }
 }
 
 /// Shared by the source loops (writers) and the health server (reader).
@@ -50,20 +66,38 @@ impl Health {
         }
     }
 
-    /// Called when a source loop starts.
+    /// Makes a configured source known before its loop starts, so readiness waits for it, with the
+    /// watermark and last success stored in the database (or the watermark its first pass will start from):
+    /// the lag is exposed from the start, even if no pass ever succeeds.
+    pub fn add_source(
+        &self,
+        source: &str,
+        stored: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+        now: DateTime<Utc>,
+    ) {
+        if let Ok(mut sources) = self.sources.lock() {
+            let s = sources
+                .entry(source.to_owned())
+                .or_insert_with(|| SourceHealth::new(now));
+            if let Some((watermark, _)) = stored {
+                s.watermark = Some(watermark);
+            }
+        }
+        if let Some((watermark, last_success)) = stored {
+            crate::events::state_known(source, watermark, last_success, now);
+        }
+    }
+
+    /// Called when a source loop starts; keeps what [`Health::add_source`] knew.
     pub fn register(&self, source: &str, interval: Duration, now: DateTime<Utc>) -> LoopGuard<'_> {
         if let Ok(mut sources) = self.sources.lock() {
-            sources.insert(
-                source.to_owned(),
-                SourceHealth {
-                    interval,
-                    owned: false,
-                    since: now,
-                    last_success: None,
-                    failing: false,
-                    watermark: None,
-                },
-            );
+            let s = sources
+                .entry(source.to_owned())
+                .or_insert_with(|| SourceHealth::new(now));
+            s.interval = interval;
+            s.owned = false;
+            s.since = now;
+            s.failing = false;
         }
         self.expected_loops.fetch_add(1, Ordering::SeqCst);
         self.loops_running.fetch_add(1, Ordering::SeqCst);
@@ -86,8 +120,21 @@ impl Health {
             s.last_success = Some(now);
             s.failing = false;
             s.watermark = Some(watermark);
+            s.credentials_verified = true;
         });
         crate::events::pass_succeeded(source, watermark, now);
+    }
+
+    /// A probe signed with the source's credentials succeeded.
+    pub fn credentials_verified(&self, source: &str) {
+        self.update(source, |s| s.credentials_verified = true);
+    }
+
+    /// Whether a request signed with the source's credentials has succeeded in this process.
+    pub fn has_verified_credentials(&self, source: &str) -> bool {
+        self.sources
+            .lock()
+            .is_ok_and(|sources| sources.get(source).is_some_and(|s| s.credentials_verified))
     }
 
     pub fn pass_failed(&self, source: &str) {
@@ -118,13 +165,23 @@ impl Health {
         }
     }
 
-    /// Every owned source has synced within a few intervals, or is still in a pass that has not failed.
+    /// Every source's credentials have worked once in this process (a standby's too, so a rollout with a
+    /// wrong secret stops at its first new replica), and every owned source has synced within a few
+    /// intervals, or is still in a pass that has not failed.
     pub fn sources_ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
         let sources = self
             .sources
             .lock()
             .map_err(|_| vec!["health state poisoned".to_owned()])?;
-        let stale: Vec<String> = sources
+        let unverified = sources
+            .iter()
+            .filter(|(_, s)| !s.credentials_verified)
+            .map(|(name, _)| {
+                format!(
+                    "source {name}: no request signed with its credentials has succeeded yet (see the log, or run `ccc-sync check`)"
+                )
+            });
+        let stale = sources
             .iter()
             .filter(|(_, s)| s.owned && s.failing)
             .filter(|(_, s)| {
@@ -134,9 +191,13 @@ impl Health {
             })
             .map(|(name, _)| {
                 format!("source {name} has not synced for over {FAILING_INTERVALS} intervals")
-            })
-            .collect();
-        if stale.is_empty() { Ok(()) } else { Err(stale) }
+            });
+        let problems: Vec<String> = unverified.chain(stale).collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Refreshes the lag gauges to the moment of a scrape.
@@ -165,6 +226,7 @@ mod tests {
         let _a = h.register("a", Duration::from_secs(60), t(0));
         let _b = h.register("b", Duration::from_secs(60), t(0));
         h.set_owned("a", true, t(0));
+        h.credentials_verified("b");
         h.pass_succeeded("a", t(0), t(1));
         h.pass_failed("a");
         h.pass_failed("b");
@@ -176,6 +238,30 @@ mod tests {
         assert_eq!(err.len(), 1, "b is a standby and stays ready: {err:?}");
         h.pass_succeeded("a", t(5), t(5));
         assert!(h.sources_ready(t(5)).is_ok());
+    }
+
+    #[test]
+    fn a_source_whose_credentials_never_worked_is_not_ready_even_on_a_standby() {
+        let h = Health::default();
+        h.add_source("a", None, t(0));
+        assert!(
+            h.sources_ready(t(0)).is_err(),
+            "known before its loop starts"
+        );
+        let _a = h.register("a", Duration::from_secs(60), t(0));
+        h.set_owned("a", false, t(0));
+        let err = h.sources_ready(t(0)).expect_err("unverified standby");
+        assert!(err[0].contains("credentials"), "{err:?}");
+        h.credentials_verified("a");
+        assert!(h.sources_ready(t(0)).is_ok());
+    }
+
+    #[test]
+    fn the_stored_watermark_survives_the_loop_registering() {
+        let h = Health::default();
+        h.add_source("a", Some((t(0), None)), t(0));
+        let _a = h.register("a", Duration::from_secs(60), t(1));
+        assert_eq!(h.sources.lock().expect("lock")["a"].watermark, Some(t(0)));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The daemon's loop: per source, keep or take its replica lock, run a pass, report health, back off after a
-//! failure, and prune the source's journal hourly. Each round is a step tests can drive.
+//! The daemon's loop: per source, check its credentials once, keep or take its replica lock, run a pass,
+//! report health, back off after a failure, and prune the source's journal hourly. Each round is a step tests can drive.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,6 +92,12 @@ impl SourceLoop {
     /// `None` when shutdown interrupted the pass, else how long to wait before the next step.
     pub async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
         let interval = self.source.settings.interval;
+        if !self.health.has_verified_credentials(self.source.name()) {
+            tokio::select! {
+                () = cancel.cancelled() => return None,
+                () = self.verify_credentials() => {}
+            }
+        }
         match self.ensure_lock().await {
             Ok(true) => {
                 let wait = self.pass(cancel).await?;
@@ -111,6 +117,22 @@ impl SourceLoop {
                 );
                 Some(wait)
             }
+        }
+    }
+
+    /// One request with the source's credentials, so that a standby, which makes no other, is ready only
+    /// once they work.
+    async fn verify_credentials(&self) {
+        let source = self.source.name();
+        match self.source.fetcher.probe().await {
+            Ok(request_id) => {
+                self.health.credentials_verified(source);
+                tracing::info!(source, request_id, "CCC credentials accepted");
+            }
+            Err(e) => tracing::error!(
+                source, code = e.code(), request_id = e.request_id(), hint = e.hint(),
+                error = %e, "CCC credentials check failed; this replica is not ready until it passes"
+            ),
         }
     }
 

@@ -3,8 +3,10 @@
 mod cli;
 mod crash;
 mod credentials;
+mod dashboards;
 mod e2e;
 mod fuzz;
+mod metrics;
 mod outage;
 mod perf;
 mod preflight;
