@@ -64,6 +64,8 @@ pub struct DatabaseSettings {
     pub display_url: String,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// `database.password_file`: start-up reads the password from it into `connect`.
+    pub password_file: Option<PathBuf>,
 }
 
 /// `PgConnectOptions` prints its password in `Debug`; this shows the redacted URL instead.
@@ -73,6 +75,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &self.display_url)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("password_file", &self.password_file)
             .finish()
     }
 }
@@ -488,10 +491,11 @@ fn validate_database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSetti
     };
     match PgConnectOptions::from_str(url.expose_secret()) {
         Ok(connect) => Some(DatabaseSettings {
-            connect: with_password_file(connect, raw.password_file.as_deref(), p)?,
+            connect,
             display_url: redact_url(url.expose_secret()),
             max_connections,
             acquire_timeout,
+            password_file: raw.password_file,
         }),
         Err(e) => {
             p.add(
@@ -499,30 +503,6 @@ fn validate_database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSetti
                 redact_url(url.expose_secret()),
                 &format!("is not a PostgreSQL URL ({e})"),
                 "write it as postgres://user[:password]@host:5432/database[?sslmode=verify-full]",
-            );
-            None
-        }
-    }
-}
-
-/// Sets the password read from `database.password_file`, if one is configured.
-fn with_password_file(
-    connect: PgConnectOptions,
-    file: Option<&Path>,
-    p: &mut Problems,
-) -> Option<PgConnectOptions> {
-    let Some(file) = file else {
-        return Some(connect);
-    };
-    let key = "database.password_file";
-    match std::fs::read_to_string(file) {
-        Ok(text) => Some(connect.password(text.trim_end_matches(['\r', '\n']))),
-        Err(e) => {
-            p.add(
-                key,
-                file.display(),
-                &format!("cannot be read ({e})"),
-                "point it at a file holding only the database password, readable by the daemon's user",
             );
             None
         }
@@ -1022,33 +1002,6 @@ interval = "1m"
         assert_eq!(
             ok.database.display_url,
             "postgres://postgres:REDACTED@127.0.0.1:5432/postgres"
-        );
-    }
-
-    #[test]
-    fn the_database_password_is_read_from_its_file_and_a_missing_file_is_named() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("password");
-        std::fs::write(&file, "PW-hunter2\n").expect("write");
-        let with_file = MINIMAL.replace(
-            "[database]\n",
-            &format!(
-                "[database]\npassword_file = {:?}\n",
-                file.display().to_string()
-            ),
-        );
-        let ok = load_text(&with_file, &keys()).expect("valid");
-        let url = sqlx::ConnectOptions::to_url_lossy(&ok.database.connect);
-        assert_eq!(url.password(), Some("PW%2Dhunter2"));
-        assert!(!format!("{ok:?}").contains("hunter2"));
-
-        std::fs::remove_file(&file).expect("remove");
-        let found = problems(&with_file, &keys());
-        assert!(
-            found
-                .iter()
-                .any(|p| p.to_string().contains("database.password_file")),
-            "{found:?}"
         );
     }
 

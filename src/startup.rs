@@ -11,8 +11,8 @@ use crate::ccc::CredentialProvider;
 use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::credentials::read_secret;
 use crate::config::{
-    self, ConfigError, HASH_KEY_FIX, HashKey, Settings, SourceCredentials, SourceSettings,
-    WarehouseSettings,
+    self, ConfigError, DatabaseSettings, HASH_KEY_FIX, HashKey, Settings, SourceCredentials,
+    SourceSettings, WarehouseSettings,
 };
 use crate::pii::PhoneNumbers;
 use crate::problem::{ConfigProblem, Problems};
@@ -60,6 +60,8 @@ pub fn load(path: &Path, env: &[(String, String)]) -> Result<Ready, ConfigError>
 pub fn prepare(settings: Settings, env: &[(String, String)]) -> Result<Ready, Vec<ConfigProblem>> {
     let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut p = Problems::default();
+    let mut settings = settings;
+    database_password(&mut settings.database, &mut p);
     let phone_numbers = phone_numbers(&settings.warehouse, &mut p);
     let default_chain = OnceCell::new();
     let mut sources = Vec::new();
@@ -146,6 +148,26 @@ fn readable(key: &str, path: &Path, p: &mut Problems) {
     }
 }
 
+/// Reads `database.password_file` into the connection options. Only line endings are trimmed: a password
+/// may begin or end with a space.
+fn database_password(database: &mut DatabaseSettings, p: &mut Problems) {
+    let Some(file) = &database.password_file else {
+        return;
+    };
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let password = text.trim_end_matches(['\r', '\n']);
+            database.connect = database.connect.clone().password(password);
+        }
+        Err(e) => p.add(
+            "database.password_file",
+            format!("{:?}", file.display().to_string()),
+            &format!("cannot be read ({e})"),
+            "point it at a file holding only the database password, readable by the daemon's user",
+        ),
+    }
+}
+
 /// The warehouse's phone-number treatment, with the key read from its file.
 fn phone_numbers(w: &WarehouseSettings, p: &mut Problems) -> Option<PhoneNumbers> {
     let key = match &w.phone_number_hash_key {
@@ -229,6 +251,25 @@ instance_id = "9cfad875-6260-4a53-ab6e-b13e3fb31f7d"
             Err(ConfigError::Invalid { problems, .. }) => problems,
             other => panic!("expected problems, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_database_password_is_read_from_its_file_and_a_missing_file_is_named() {
+        let with_file = MINIMAL.replace(
+            "[database]\n",
+            "[database]\npassword_file = \"{dir}/password\"\n",
+        );
+        let ready =
+            load_with(&with_file, &[("password", " PW-hunter2\r\n")], &keys()).expect("valid");
+        let url = sqlx::ConnectOptions::to_url_lossy(&ready.settings.database.connect);
+        assert_eq!(url.password(), Some("%20PW%2Dhunter2"));
+        assert!(!format!("{ready:?}").contains("hunter2"));
+
+        let found = problems(&with_file, &[], &keys());
+        assert!(
+            found.iter().any(|p| p.key == "database.password_file"),
+            "{found:?}"
+        );
     }
 
     #[test]
