@@ -105,7 +105,7 @@ impl App {
 
     /// Applies the migrations, waiting out a database that is not up yet (the daemon must not exit).
     /// Returns false when shutdown came first.
-    pub async fn migrate_patiently(&self, cancel: &CancellationToken) -> bool {
+    pub(crate) async fn migrate_patiently(&self, cancel: &CancellationToken) -> bool {
         let mut waits = RetryPolicy::outage(Duration::from_secs(30)).intervals();
         loop {
             match db::migrate(&self.pool).await {

@@ -18,11 +18,11 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
 use crate::pii::{PhoneNumberMode, PhoneNumbers};
-pub use crate::problem::ConfigProblem;
+pub(crate) use crate::problem::ConfigProblem;
 use crate::problem::Problems;
 
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
-pub const ENV_PREFIX: &str = "CCC_SYNC__";
+pub(crate) const ENV_PREFIX: &str = "CCC_SYNC__";
 
 /// Everything the daemon needs, validated.
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ pub enum SourceCredentials {
 
 impl SourceCredentials {
     /// The provider for keys the source names itself; `None` for the default chain, which start-up walks.
-    pub fn named(&self) -> Option<CredentialProvider> {
+    pub(crate) fn named(&self) -> Option<CredentialProvider> {
         match self {
             SourceCredentials::Keys {
                 access_key_id,
@@ -157,7 +157,7 @@ pub enum StartFrom {
 }
 
 impl StartFrom {
-    pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             StartFrom::Ago(d) => {
                 now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
@@ -250,7 +250,7 @@ const DURATION_FIX: &str =
     "write a duration with its unit, like \"90s\", \"15m\", \"2h\" or \"7d\"";
 
 /// Loads `path`, applies the environment, validates. `env` is passed in so tests need not touch the process.
-pub fn load(path: &Path, env: &[(String, String)]) -> Result<Settings, ConfigError> {
+pub(crate) fn load(path: &Path, env: &[(String, String)]) -> Result<Settings, ConfigError> {
     let shown = path.display().to_string();
     if !path.is_file() {
         return Err(ConfigError::Load {
@@ -401,10 +401,10 @@ fn validate_sync_runs_retention(w: &RawWarehouse, p: &mut Problems) -> Option<Du
 }
 
 /// The default of `warehouse.business_time_zone`.
-pub const DEFAULT_BUSINESS_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
+pub(crate) const DEFAULT_BUSINESS_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
 
 /// The fix for a phone-number hash key that is missing or too short.
-pub const HASH_KEY_FIX: &str =
+pub(crate) const HASH_KEY_FIX: &str =
     "write a random key of at least 32 bytes to a file, e.g. `openssl rand -hex 32`";
 
 fn validate_warehouse(w: &RawWarehouse, p: &mut Problems) -> Option<WarehouseSettings> {

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 /// The migrations in `migrations/`, compiled into the binary, with their history kept in `ccc`.
-pub fn migrator() -> Migrator {
+pub(crate) fn migrator() -> Migrator {
     let mut m = sqlx::migrate!("./migrations");
     m.dangerous_set_table_name("ccc._sqlx_migrations");
     m
@@ -68,7 +68,7 @@ pub async fn knows_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Er
 
 /// Writes the configured business time zone to `ccc.settings` (a change re-dates calls and legs).
 /// `Ok(false)` when PostgreSQL does not know the zone.
-pub async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE ccc.settings SET business_time_zone = $1 WHERE business_time_zone IS DISTINCT FROM $1",
     )

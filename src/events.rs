@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::writer::{RunKind, RunReport};
 
 /// Installs the Prometheus recorder once per process and returns the handle that renders it.
-pub fn recorder() -> &'static PrometheusHandle {
+pub(crate) fn recorder() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
@@ -107,14 +107,14 @@ fn describe() {
 }
 
 /// One CCC request finished (success or failure).
-pub fn api_request(source: &str, code: &str, elapsed: Duration) {
+pub(crate) fn api_request(source: &str, code: &str, elapsed: Duration) {
     counter!("ccc_sync_api_requests_total", "source" => source.to_owned(), "code" => code.to_owned()).increment(1);
     histogram!("ccc_sync_api_request_duration_seconds", "source" => source.to_owned())
         .record(elapsed.as_secs_f64());
 }
 
 /// A failed request will be tried again.
-pub fn api_retry(source: &str, code: &str, throttled: bool) {
+pub(crate) fn api_retry(source: &str, code: &str, throttled: bool) {
     counter!("ccc_sync_api_retries_total", "source" => source.to_owned(), "code" => code.to_owned()).increment(1);
     if throttled {
         counter!("ccc_sync_api_throttled_total", "source" => source.to_owned()).increment(1);
@@ -122,7 +122,7 @@ pub fn api_retry(source: &str, code: &str, throttled: bool) {
 }
 
 /// A window was committed.
-pub fn window_committed(report: &RunReport) {
+pub(crate) fn window_committed(report: &RunReport) {
     let source = report.source.clone();
     counter!("ccc_sync_records_fetched_total", "source" => source.clone())
         .increment(report.records);
@@ -142,7 +142,7 @@ pub fn window_committed(report: &RunReport) {
 }
 
 /// A window failed and rolled back.
-pub fn window_failed(source: &str, kind: RunKind) {
+pub(crate) fn window_failed(source: &str, kind: RunKind) {
     run(source, kind, "failed");
 }
 
@@ -152,12 +152,12 @@ fn run(source: &str, kind: RunKind, status: &'static str) {
 }
 
 /// A pass ended with the watermark at `watermark`.
-pub fn pass_succeeded(source: &str, watermark: DateTime<Utc>, at: DateTime<Utc>) {
+pub(crate) fn pass_succeeded(source: &str, watermark: DateTime<Utc>, at: DateTime<Utc>) {
     state_known(source, watermark, Some(at), at);
 }
 
 /// The source's watermark and last success as known now: stored in the database at start-up, or set by a pass.
-pub fn state_known(
+pub(crate) fn state_known(
     source: &str,
     watermark: DateTime<Utc>,
     last_success: Option<DateTime<Utc>>,
@@ -173,13 +173,13 @@ pub fn state_known(
 }
 
 /// How far the watermark trails the clock; refreshed at every scrape.
-pub fn lag(source: &str, watermark: DateTime<Utc>, now: DateTime<Utc>) {
+pub(crate) fn lag(source: &str, watermark: DateTime<Utc>, now: DateTime<Utc>) {
     let seconds = (now - watermark).num_milliseconds().max(0) as f64 / 1000.0;
     gauge!("ccc_sync_lag_seconds", "source" => source.to_owned()).set(seconds);
 }
 
 /// Whether this replica holds the source's lock and syncs it.
-pub fn source_owned(source: &str, owned: bool) {
+pub(crate) fn source_owned(source: &str, owned: bool) {
     gauge!("ccc_sync_source_owned", "source" => source.to_owned()).set(if owned {
         1.0
     } else {
@@ -188,7 +188,7 @@ pub fn source_owned(source: &str, owned: bool) {
 }
 
 /// Whether the last database check succeeded.
-pub fn database_up(up: bool) {
+pub(crate) fn database_up(up: bool) {
     gauge!("ccc_sync_database_up").set(if up { 1.0 } else { 0.0 });
 }
 

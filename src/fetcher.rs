@@ -19,7 +19,7 @@ use crate::retry::{self, GaveUp, RetryPolicy};
 use crate::window::Window;
 
 /// A safety stop for a window that never ends (a service that always returns full pages).
-pub const MAX_PAGES_PER_WINDOW: u32 = 100_000;
+pub(crate) const MAX_PAGES_PER_WINDOW: u32 = 100_000;
 
 /// One page, ready for the writer.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    pub fn ccc(&self) -> Option<&CccError> {
+    pub(crate) fn ccc(&self) -> Option<&CccError> {
         match self {
             FetchError::Request { source, .. } => Some(source),
             _ => None,
@@ -75,7 +75,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(
+    pub(crate) fn new(
         source: &str,
         instance_id: &str,
         client: CccClient,
@@ -106,7 +106,7 @@ impl Fetcher {
 
     /// One request for one record of the last five minutes, not retried: do these credentials work now?
     /// Returns the answer's RequestId.
-    pub async fn probe(&self) -> Result<String, CccError> {
+    pub(crate) async fn probe(&self) -> Result<String, CccError> {
         let end = chrono::Utc::now();
         let window = Window {
             start: end - chrono::TimeDelta::minutes(5),

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 /// How many intervals an owned source may go without a successful pass, once failing, before the replica
 /// reports itself not ready.
-pub const FAILING_INTERVALS: i32 = 3;
+pub(crate) const FAILING_INTERVALS: i32 = 3;
 
 #[derive(Debug, Clone)]
 struct SourceHealth {
@@ -49,7 +49,7 @@ pub struct Health {
 }
 
 /// Held by a running source loop; dropping it (the loop ended or panicked) makes the process not live.
-pub struct LoopGuard<'a>(&'a Health);
+pub(crate) struct LoopGuard<'a>(&'a Health);
 
 impl Drop for LoopGuard<'_> {
     fn drop(&mut self) {
@@ -69,7 +69,7 @@ impl Health {
     /// Makes a configured source known before its loop starts, so readiness waits for it, with the
     /// watermark and last success stored in the database (or the watermark its first pass will start from):
     /// the lag is exposed from the start, even if no pass ever succeeds.
-    pub fn add_source(
+    pub(crate) fn add_source(
         &self,
         source: &str,
         stored: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
@@ -89,7 +89,12 @@ impl Health {
     }
 
     /// Called when a source loop starts; keeps what [`Health::add_source`] knew.
-    pub fn register(&self, source: &str, interval: Duration, now: DateTime<Utc>) -> LoopGuard<'_> {
+    pub(crate) fn register(
+        &self,
+        source: &str,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> LoopGuard<'_> {
         if let Ok(mut sources) = self.sources.lock() {
             let s = sources
                 .entry(source.to_owned())
@@ -104,7 +109,7 @@ impl Health {
         LoopGuard(self)
     }
 
-    pub fn set_owned(&self, source: &str, owned: bool, now: DateTime<Utc>) {
+    pub(crate) fn set_owned(&self, source: &str, owned: bool, now: DateTime<Utc>) {
         self.update(source, |s| {
             if s.owned != owned {
                 s.since = now;
@@ -115,7 +120,12 @@ impl Health {
         crate::events::source_owned(source, owned);
     }
 
-    pub fn pass_succeeded(&self, source: &str, watermark: DateTime<Utc>, now: DateTime<Utc>) {
+    pub(crate) fn pass_succeeded(
+        &self,
+        source: &str,
+        watermark: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
         self.update(source, |s| {
             s.last_success = Some(now);
             s.failing = false;
@@ -126,31 +136,31 @@ impl Health {
     }
 
     /// A probe signed with the source's credentials succeeded.
-    pub fn credentials_verified(&self, source: &str) {
+    pub(crate) fn credentials_verified(&self, source: &str) {
         self.update(source, |s| s.credentials_verified = true);
     }
 
     /// Whether a request signed with the source's credentials has succeeded in this process.
-    pub fn has_verified_credentials(&self, source: &str) -> bool {
+    pub(crate) fn has_verified_credentials(&self, source: &str) -> bool {
         self.sources
             .lock()
             .is_ok_and(|sources| sources.get(source).is_some_and(|s| s.credentials_verified))
     }
 
-    pub fn pass_failed(&self, source: &str) {
+    pub(crate) fn pass_failed(&self, source: &str) {
         self.update(source, |s| s.failing = true);
     }
 
-    pub fn set_migrated(&self) {
+    pub(crate) fn set_migrated(&self) {
         self.migrated.store(true, Ordering::SeqCst);
     }
 
-    pub fn migrated(&self) -> bool {
+    pub(crate) fn migrated(&self) -> bool {
         self.migrated.load(Ordering::SeqCst)
     }
 
     /// Every source loop that was started is still running.
-    pub fn live(&self) -> Result<(), String> {
+    pub(crate) fn live(&self) -> Result<(), String> {
         let (running, expected) = (
             self.loops_running.load(Ordering::SeqCst),
             self.expected_loops.load(Ordering::SeqCst),
@@ -168,7 +178,7 @@ impl Health {
     /// Every source's credentials have worked once in this process (a standby's too, so a rollout with a
     /// wrong secret stops at its first new replica), and every owned source has synced within a few
     /// intervals, or is still in a pass that has not failed.
-    pub fn sources_ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
+    pub(crate) fn sources_ready(&self, now: DateTime<Utc>) -> Result<(), Vec<String>> {
         let sources = self
             .sources
             .lock()
@@ -201,7 +211,7 @@ impl Health {
     }
 
     /// Refreshes the lag gauges to the moment of a scrape.
-    pub fn refresh_lag(&self, now: DateTime<Utc>) {
+    pub(crate) fn refresh_lag(&self, now: DateTime<Utc>) {
         if let Ok(sources) = self.sources.lock() {
             for (name, s) in sources.iter() {
                 if let Some(w) = s.watermark {

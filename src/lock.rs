@@ -35,7 +35,7 @@ impl SourceLock {
     }
 
     /// Whether the session holding the lock is still there.
-    pub async fn still_held(&mut self) -> bool {
+    pub(crate) async fn still_held(&mut self) -> bool {
         self.conn.ping().await.is_ok()
     }
 }

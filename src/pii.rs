@@ -22,10 +22,10 @@ use sha2::Sha256;
 use crate::ccc::CallRecord;
 
 /// Numbers at least this long are also replaced wherever they appear in other text of the record.
-pub const MIN_SCRUBBED_LEN: usize = 7;
+pub(crate) const MIN_SCRUBBED_LEN: usize = 7;
 
 /// The prefix of a hashed number, so that a reader of the warehouse knows what they are looking at.
-pub const HASH_PREFIX: &str = "hmac:";
+pub(crate) const HASH_PREFIX: &str = "hmac:";
 
 /// The phone-number mode as the configuration names it: `"raw"`, `"masked"` or `"hashed"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,7 +56,7 @@ pub struct UnknownMode(pub String);
 
 /// Why a mode and key do not make a usable [`PhoneNumbers`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HashKeyError {
+pub(crate) enum HashKeyError {
     #[error("hashed phone numbers need a secret key, and none is set")]
     Missing,
     #[error(
@@ -82,13 +82,23 @@ pub enum PhoneNumbers {
 }
 
 impl PhoneNumbers {
+    /// The mode, for tests that check what start-up built.
+    #[cfg(test)]
+    pub(crate) fn mode(&self) -> PhoneNumberMode {
+        match self {
+            PhoneNumbers::Raw => PhoneNumberMode::Raw,
+            PhoneNumbers::Masked => PhoneNumberMode::Masked,
+            PhoneNumbers::Hashed { .. } => PhoneNumberMode::Hashed,
+        }
+    }
+
     /// The shortest key accepted for `hashed`: phone numbers are few enough to try them all, so the
     /// hashes are only as safe as the key is hard to guess.
-    pub const MIN_KEY_BYTES: usize = 32;
+    pub(crate) const MIN_KEY_BYTES: usize = 32;
 
     /// Builds the mode from configuration. `key` is required for `hashed` and ignored otherwise, so that
     /// a key kept in the environment of every deployment does not stop one from choosing `masked`.
-    pub fn new(
+    pub(crate) fn new(
         mode: PhoneNumberMode,
         key: Option<SecretString>,
     ) -> Result<PhoneNumbers, HashKeyError> {
@@ -109,18 +119,9 @@ impl PhoneNumbers {
         }
     }
 
-    /// The mode, for logs at start-up.
-    pub fn mode(&self) -> PhoneNumberMode {
-        match self {
-            PhoneNumbers::Raw => PhoneNumberMode::Raw,
-            PhoneNumbers::Masked => PhoneNumberMode::Masked,
-            PhoneNumbers::Hashed { .. } => PhoneNumberMode::Hashed,
-        }
-    }
-
     /// What the warehouse stores for `number`. An empty number stays empty: it hides nothing, and hashing
     /// it would make every missing number look like the same caller.
-    pub fn protect(&self, number: &str) -> String {
+    pub(crate) fn protect(&self, number: &str) -> String {
         if number.is_empty() {
             return String::new();
         }
@@ -167,7 +168,7 @@ impl PhoneNumbers {
 
     /// Does to a record's JSON alone what [`apply`](Self::apply) does, for records that could not be
     /// parsed into a [`CallRecord`] and are kept whole in quarantine.
-    pub fn apply_to_json(&self, raw: &mut Value) {
+    pub(crate) fn apply_to_json(&self, raw: &mut Value) {
         if let PhoneNumbers::Raw = self {
             return;
         }

@@ -25,10 +25,10 @@ impl fmt::Display for ConfigProblem {
 
 /// Every problem found so far: checks go on after the first one, so the operator sees all of them at once.
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<ConfigProblem>);
+pub(crate) struct Problems(pub Vec<ConfigProblem>);
 
 impl Problems {
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         key: impl Into<String>,
         value: impl fmt::Display,
@@ -44,13 +44,13 @@ impl Problems {
     }
 
     /// Adds `problem` unless it is already listed (one broken input shared by several sources).
-    pub fn push_once(&mut self, problem: ConfigProblem) {
+    pub(crate) fn push_once(&mut self, problem: ConfigProblem) {
         if !self.0.contains(&problem) {
             self.0.push(problem);
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

@@ -11,7 +11,7 @@ use crate::writer::Table;
 
 /// A source's watermark and its latest journalled run, for `ccc-sync status`.
 #[derive(Debug, sqlx::FromRow)]
-pub struct SourceStatus {
+pub(crate) struct SourceStatus {
     pub source: String,
     pub watermark: DateTime<Utc>,
     pub last_success_at: Option<DateTime<Utc>>,
@@ -22,7 +22,7 @@ pub struct SourceStatus {
 }
 
 /// Every source in `ccc.sync_state` with its latest run, by name.
-pub async fn source_statuses(pool: &PgPool) -> Result<Vec<SourceStatus>, sqlx::Error> {
+pub(crate) async fn source_statuses(pool: &PgPool) -> Result<Vec<SourceStatus>, sqlx::Error> {
     sqlx::query_as(
         "SELECT s.source, s.watermark, s.last_success_at, r.kind, r.status, r.finished_at, r.error
          FROM ccc.sync_state s

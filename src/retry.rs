@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 /// How a failed attempt is retried.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub initial: Duration,
     /// The cap on one wait (before `x-acs-retry-after`, which may ask for more).
     pub max_interval: Duration,
@@ -27,7 +27,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// For API requests: 0.5 s doubling to 30 s, for `max_elapsed` in all.
-    pub fn requests(max_elapsed: Duration) -> Self {
+    pub(crate) fn requests(max_elapsed: Duration) -> Self {
         RetryPolicy {
             initial: Duration::from_millis(500),
             max_interval: Duration::from_secs(30),
@@ -39,7 +39,7 @@ impl RetryPolicy {
 
     /// For an outage that must be waited out, never given up on (the database at start-up, a failing
     /// source's passes): 1 s doubling to `cap`, without end.
-    pub fn outage(cap: Duration) -> Self {
+    pub(crate) fn outage(cap: Duration) -> Self {
         RetryPolicy {
             initial: Duration::from_secs(1),
             max_interval: cap,
@@ -48,7 +48,7 @@ impl RetryPolicy {
     }
 
     /// The intervals of one retry sequence.
-    pub fn intervals(&self) -> Intervals {
+    pub(crate) fn intervals(&self) -> Intervals {
         Intervals(
             ExponentialBackoffBuilder::new()
                 .with_initial_interval(self.initial)
@@ -62,20 +62,20 @@ impl RetryPolicy {
 }
 
 /// An endless sequence of growing, jittered waits.
-pub struct Intervals(backoff::ExponentialBackoff);
+pub(crate) struct Intervals(backoff::ExponentialBackoff);
 
 impl Intervals {
-    pub fn next_wait(&mut self) -> Duration {
+    pub(crate) fn next_wait(&mut self) -> Duration {
         self.0.next_backoff().unwrap_or(self.0.max_interval)
     }
 
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.0.reset();
     }
 }
 
 /// What the retry loop needs to know about an error.
-pub trait Retryable {
+pub(crate) trait Retryable {
     fn is_retryable(&self) -> bool;
     /// The least wait the other side asked for.
     fn retry_after(&self) -> Option<Duration>;
@@ -93,7 +93,7 @@ impl Retryable for crate::ccc::CccError {
 
 /// Why a retried operation ended without a result.
 #[derive(Debug)]
-pub enum GaveUp<E> {
+pub(crate) enum GaveUp<E> {
     /// A fatal error, or the last retryable one when the budget ran out.
     Failed { error: E, attempts: u32 },
     /// Shutdown was requested while waiting.
@@ -102,7 +102,7 @@ pub enum GaveUp<E> {
 
 /// Runs `op` until it succeeds, fails fatally, or the budget is spent; waits at least what the error's
 /// `retry_after` asks. Cancellation abandons an attempt in flight or a wait. `on_retry(error, wait, attempt)` is called before each wait, for logs and metrics.
-pub async fn retry<T, E, F, Fut>(
+pub(crate) async fn retry<T, E, F, Fut>(
     policy: &RetryPolicy,
     cancel: &CancellationToken,
     mut op: F,

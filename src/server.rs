@@ -15,13 +15,13 @@ use crate::health::Health;
 
 /// What the handlers read.
 #[derive(Clone)]
-pub struct ServerState {
+pub(crate) struct ServerState {
     pub pool: PgPool,
     pub health: Arc<Health>,
 }
 
 /// Serves until `cancel`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,
     cancel: CancellationToken,

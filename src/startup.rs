@@ -57,7 +57,10 @@ pub fn load(path: &Path, env: &[(String, String)]) -> Result<Ready, ConfigError>
 /// Walks the default credential chain over `env` (once, for every source that names no keys, so they
 /// share one cache of temporary credentials), checks that secret files can be read, and reads the
 /// phone-number hash key. Reports every problem at once.
-pub fn prepare(settings: Settings, env: &[(String, String)]) -> Result<Ready, Vec<ConfigProblem>> {
+pub(crate) fn prepare(
+    settings: Settings,
+    env: &[(String, String)],
+) -> Result<Ready, Vec<ConfigProblem>> {
     let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut p = Problems::default();
     let mut settings = settings;

@@ -12,11 +12,11 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn start_ms(&self) -> i64 {
+    pub(crate) fn start_ms(&self) -> i64 {
         self.start.timestamp_millis()
     }
 
-    pub fn end_ms(&self) -> i64 {
+    pub(crate) fn end_ms(&self) -> i64 {
         self.end.timestamp_millis()
     }
 }
@@ -57,7 +57,7 @@ pub fn chunks(start: DateTime<Utc>, end: DateTime<Utc>, chunk: Duration) -> Vec<
 
 /// The span of a regular pass: from `lookback` before the watermark to now. A watermark in the future
 /// (a clock moved back) is treated as now, so the pass still looks back instead of fetching nothing.
-pub fn pass_span(
+pub(crate) fn pass_span(
     watermark: DateTime<Utc>,
     lookback: Duration,
     now: DateTime<Utc>,

@@ -29,7 +29,7 @@ pub struct WriteStats {
 }
 
 impl WriteStats {
-    pub fn add(&mut self, other: WriteStats) {
+    pub(crate) fn add(&mut self, other: WriteStats) {
         self.calls += other.calls;
         self.legs += other.legs;
         self.recordings += other.recordings;
@@ -325,7 +325,7 @@ async fn write_recordings(
 }
 
 /// Keeps records that cannot be stored as calls, once each, with the request that brought them.
-pub async fn quarantine(
+pub(crate) async fn quarantine(
     conn: &mut PgConnection,
     source: &str,
     request_id: &str,
@@ -353,7 +353,7 @@ pub async fn quarantine(
 
 /// A source's persisted position.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SourceState {
+pub(crate) struct SourceState {
     /// Everything before this instant is in the warehouse (up to the lookback's late arrivals).
     pub watermark: DateTime<Utc>,
     pub last_success_at: Option<DateTime<Utc>>,
@@ -361,7 +361,7 @@ pub struct SourceState {
 }
 
 /// Reads a source's state, if it has one.
-pub async fn read_state(
+pub(crate) async fn read_state(
     conn: &mut PgConnection,
     source: &str,
 ) -> Result<Option<SourceState>, sqlx::Error> {
@@ -372,7 +372,7 @@ pub async fn read_state(
 }
 
 /// Reads a source's state, creating it at `start` on first use, in one statement.
-pub async fn load_state(
+pub(crate) async fn load_state(
     conn: &mut PgConnection,
     source: &str,
     instance_id: &str,
@@ -417,7 +417,7 @@ pub enum RunKind {
 }
 
 impl RunKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunKind::Incremental => "incremental",
             RunKind::Reconcile => "reconcile",
@@ -443,7 +443,10 @@ pub struct RunReport {
 ///
 /// The watermark only moves forward, and only when the window starts at or before it: a backfill of a
 /// later span must not jump over a gap that was never synced.
-pub async fn finish_window(conn: &mut PgConnection, run: &RunReport) -> Result<bool, sqlx::Error> {
+pub(crate) async fn finish_window(
+    conn: &mut PgConnection,
+    run: &RunReport,
+) -> Result<bool, sqlx::Error> {
     insert_run(conn, run, "succeeded", None).await?;
     let moved = sqlx::query(
         "UPDATE ccc.sync_state SET watermark = $3, last_success_at = now(), updated_at = now()
@@ -465,7 +468,7 @@ pub async fn finish_window(conn: &mut PgConnection, run: &RunReport) -> Result<b
 }
 
 /// Records that a reconciliation pass completed, so the next one is due `reconcile_every` later.
-pub async fn mark_reconciled(
+pub(crate) async fn mark_reconciled(
     conn: &mut PgConnection,
     source: &str,
     at: DateTime<Utc>,
@@ -482,14 +485,14 @@ pub async fn mark_reconciled(
 
 /// What a failed window leaves in the journal, written after its transaction rolled back.
 #[derive(Debug, Clone)]
-pub struct Failure<'a> {
+pub(crate) struct Failure<'a> {
     pub code: &'a str,
     pub request_id: Option<&'a str>,
     pub message: &'a str,
 }
 
 /// Journals a failed window in its own short transaction (its data rolled back).
-pub async fn record_failure(
+pub(crate) async fn record_failure(
     pool: &PgPool,
     run: &RunReport,
     failure: &Failure<'_>,
@@ -717,7 +720,7 @@ pub struct Table {
 
 impl Table {
     /// The key and the written columns, comma-separated, for a statement's column list.
-    pub fn column_list(&self) -> String {
+    pub(crate) fn column_list(&self) -> String {
         [self.key, self.columns].concat().join(", ")
     }
 }

@@ -150,7 +150,7 @@ impl CccClient {
     }
 
     /// The credential provider: for logs, and to drop expired STS credentials.
-    pub fn credentials(&self) -> &CredentialProvider {
+    pub(crate) fn credentials(&self) -> &CredentialProvider {
         &self.credentials
     }
 

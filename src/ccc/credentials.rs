@@ -12,20 +12,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-pub mod chain;
-pub mod ecs;
+pub(crate) mod chain;
+mod ecs;
 mod profiles;
-pub mod sts;
+mod sts;
 
-pub use ecs::EcsRamRole;
-pub use sts::OidcRole;
+pub(crate) use ecs::EcsRamRole;
+pub(crate) use sts::OidcRole;
 
 /// Temporary credentials are replaced this long before they expire, as the official SDKs do.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
 
 /// One set of credentials, ready to sign with.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ pub enum CredentialProvider {
 
 impl CredentialProvider {
     /// A provider of temporary credentials from `service`, fetched on first use.
-    pub fn temporary(service: TokenService) -> Self {
+    pub(crate) fn temporary(service: TokenService) -> Self {
         CredentialProvider::Temporary(Arc::new(Temporary {
             service,
             http: tokio::sync::OnceCell::new(),
@@ -82,14 +82,14 @@ impl CredentialProvider {
 
     /// Forgets cached temporary credentials, so the next request fetches new ones; called when the
     /// service answers `InvalidSecurityToken.Expired`. Fixed keys and files have nothing cached.
-    pub fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         if let CredentialProvider::Temporary(t) = self {
             *t.cached.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
     }
 
     /// The AccessKey id when it is known before the first request (an identifier, not a secret).
-    pub fn access_key_id(&self) -> Option<&str> {
+    pub(crate) fn access_key_id(&self) -> Option<&str> {
         match self {
             CredentialProvider::Static(c) => Some(&c.access_key_id),
             CredentialProvider::Files { access_key_id, .. } => Some(access_key_id),
@@ -119,7 +119,7 @@ impl fmt::Display for CredentialProvider {
 
 /// A service that hands out temporary credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenService {
+pub(crate) enum TokenService {
     Oidc(OidcRole),
     EcsRamRole(EcsRamRole),
 }
@@ -365,7 +365,7 @@ fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// Reads a secret file, trimming the trailing newline editors and `echo` leave.
-pub fn read_secret(path: &Path) -> Result<SecretString, CredentialsError> {
+pub(crate) fn read_secret(path: &Path) -> Result<SecretString, CredentialsError> {
     let failed = |detail: String| CredentialsError {
         provider: "secret file",
         endpoint: path.display().to_string(),
@@ -382,9 +382,10 @@ pub fn read_secret(path: &Path) -> Result<SecretString, CredentialsError> {
     Ok(SecretString::from(trimmed))
 }
 
-/// True when the two secrets are equal; used by tests and the simulator, never logged.
-pub fn same_secret(a: &SecretString, b: &str) -> bool {
-    a.expose_secret() == b
+/// True when the two secrets are equal, for the tests.
+#[cfg(test)]
+pub(crate) fn same_secret(a: &SecretString, b: &str) -> bool {
+    secrecy::ExposeSecret::expose_secret(a) == b
 }
 
 #[cfg(test)]

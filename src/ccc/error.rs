@@ -58,7 +58,7 @@ impl CccError {
     /// message, our string to sign, the detail of an unreadable answer or of a credentials failure. Codes,
     /// statuses and the `RequestId` stay as they are, so the error still says what support asks for. A
     /// transport error's text is reqwest's, already without the URL and its query.
-    pub fn redact_with(self, redact: impl Fn(&str) -> String) -> CccError {
+    pub(crate) fn redact_with(self, redact: impl Fn(&str) -> String) -> CccError {
         match self {
             CccError::Api {
                 code,
@@ -148,7 +148,7 @@ impl CccError {
     }
 
     /// The service's request id, when it sent one.
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         match self {
             CccError::Api { request_id, .. } | CccError::Decode { request_id, .. } => {
                 request_id.as_deref()

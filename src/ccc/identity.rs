@@ -2,7 +2,7 @@
 //! client and the credential providers both import it and neither imports the other.
 
 /// `AlibabaCloud (<os>; <arch>) Rust/<ver> Core/<ver> ccc-sync/<ver>`, the official SDKs' convention.
-pub fn user_agent() -> String {
+pub(crate) fn user_agent() -> String {
     format!(
         "AlibabaCloud ({}; {}) Rust/{} Core/{ver} ccc-sync/{ver}",
         std::env::consts::OS,

@@ -5,7 +5,7 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
-pub mod identity;
+mod identity;
 mod redact;
 pub mod wire;
 

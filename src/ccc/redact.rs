@@ -13,7 +13,7 @@ use super::credentials::Credentials;
 use ccc_signature::percent_encode;
 
 /// What a credential is replaced with.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// The parameter that carries the STS token, matched regardless of ASCII case.
 const TOKEN_PARAM: &str = "securitytoken";
@@ -26,7 +26,7 @@ const MIN_SECRET_LEN: usize = 8;
 /// Blanks the value of every `SecurityToken` parameter in `text`, at any percent-encoding level:
 /// `SecurityToken=v&`, `SecurityToken%3Dv%26`, `SecurityToken%253Dv%2526`, … and the JSON field
 /// `"SecurityToken": "v"`. A bare mention ("the answer has no SecurityToken") is left alone. Idempotent.
-pub fn redact_security_token(text: &str) -> String {
+pub(crate) fn redact_security_token(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
@@ -107,14 +107,14 @@ fn assignment(rest: &str) -> Option<(usize, Value)> {
 }
 
 /// The secret values of one set of credentials, as the text a request produced may carry them.
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// Each secret raw, percent-encoded once and twice; lower-cased, longest first.
     needles: Vec<String>,
 }
 
 impl Redactor {
     /// Searches for the AccessKey secret and the STS token; the AccessKey id may be shown.
-    pub fn new(credentials: &Credentials) -> Redactor {
+    pub(crate) fn new(credentials: &Credentials) -> Redactor {
         let secrets = std::iter::once(credentials.access_key_secret.expose_secret()).chain(
             credentials
                 .security_token
@@ -137,7 +137,7 @@ impl Redactor {
 
     /// `text` with every form of the secrets, and every `SecurityToken` value, replaced by [`REDACTED`].
     /// Hex escapes are matched in either case.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let scrubbed = self.needles.iter().fold(text.to_owned(), |text, needle| {
             replace_ignoring_case(&text, needle)
         });

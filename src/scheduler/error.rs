@@ -35,7 +35,7 @@ impl SyncError {
     }
 
     /// The CCC error behind a failure, if the API was the cause.
-    pub fn ccc(&self) -> Option<&CccError> {
+    pub(crate) fn ccc(&self) -> Option<&CccError> {
         match self {
             SyncError::Fetch { error, .. } => error.ccc(),
             _ => None,

@@ -28,4 +28,3 @@ pub use error::SyncError;
 pub use pass::{PassOutcome, backfill, sync_once, sync_source};
 pub use progress::{Progress, Unit};
 pub use source::Source;
-pub use stream::{BATCH_RECORDS, sync_window};

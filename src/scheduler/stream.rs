@@ -23,20 +23,10 @@ const PAGES_IN_FLIGHT: usize = 4;
 
 /// Records written by one set of statements. Fewer round trips per record until PostgreSQL's own work per
 /// row dominates; small enough that a batch (with its column arrays) stays a few megabytes.
-pub const BATCH_RECORDS: usize = 1_000;
+pub(crate) const BATCH_RECORDS: usize = 1_000;
 
-/// Fetches `window` and commits it, with its journal entry and the watermark, in one transaction.
-pub async fn sync_window(
-    pool: &PgPool,
-    source: &Source,
-    window: Window,
-    kind: RunKind,
-    cancel: &CancellationToken,
-) -> Result<RunReport, SyncError> {
-    sync_window_in(pool, source, window, kind, cancel, None).await
-}
-
-/// [`sync_window`] in `tx` when given (a pass's first window shares the transaction that read the state).
+/// Fetches `window` and commits it, with its journal entry and the watermark, in one transaction: `tx`
+/// when given (a pass's first window shares the transaction that read the state), else a new one.
 pub(super) async fn sync_window_in(
     pool: &PgPool,
     source: &Source,

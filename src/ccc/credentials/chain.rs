@@ -23,34 +23,34 @@ use super::profiles::{self, Profile};
 use super::{CredentialProvider, Credentials, EcsRamRole, OidcRole, TokenService, ecs, sts};
 use crate::problem::ConfigProblem;
 
-pub const ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
-pub const ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
-pub const SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
-pub const ROLE_ARN: &str = "ALIBABA_CLOUD_ROLE_ARN";
-pub const OIDC_PROVIDER_ARN: &str = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN";
-pub const OIDC_TOKEN_FILE: &str = "ALIBABA_CLOUD_OIDC_TOKEN_FILE";
-pub const ROLE_SESSION_NAME: &str = "ALIBABA_CLOUD_ROLE_SESSION_NAME";
-pub const STS_REGION: &str = "ALIBABA_CLOUD_STS_REGION";
+pub(crate) const ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
+pub(crate) const ACCESS_KEY_SECRET: &str = "ALIBABA_CLOUD_ACCESS_KEY_SECRET";
+pub(crate) const SECURITY_TOKEN: &str = "ALIBABA_CLOUD_SECURITY_TOKEN";
+pub(crate) const ROLE_ARN: &str = "ALIBABA_CLOUD_ROLE_ARN";
+pub(crate) const OIDC_PROVIDER_ARN: &str = "ALIBABA_CLOUD_OIDC_PROVIDER_ARN";
+pub(crate) const OIDC_TOKEN_FILE: &str = "ALIBABA_CLOUD_OIDC_TOKEN_FILE";
+pub(crate) const ROLE_SESSION_NAME: &str = "ALIBABA_CLOUD_ROLE_SESSION_NAME";
+pub(crate) const STS_REGION: &str = "ALIBABA_CLOUD_STS_REGION";
 /// Test and proxy hook: an `http(s)://` URL used instead of the STS endpoint.
-pub const STS_ENDPOINT: &str = "ALIBABA_CLOUD_STS_ENDPOINT";
-pub const PROFILE: &str = "ALIBABA_CLOUD_PROFILE";
-pub const CLI_PROFILE_DISABLED: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
-pub const CREDENTIALS_FILE: &str = "ALIBABA_CLOUD_CREDENTIALS_FILE";
-pub const ECS_METADATA: &str = "ALIBABA_CLOUD_ECS_METADATA";
-pub const ECS_METADATA_DISABLED: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
+pub(crate) const STS_ENDPOINT: &str = "ALIBABA_CLOUD_STS_ENDPOINT";
+pub(crate) const PROFILE: &str = "ALIBABA_CLOUD_PROFILE";
+pub(crate) const CLI_PROFILE_DISABLED: &str = "ALIBABA_CLOUD_CLI_PROFILE_DISABLED";
+pub(crate) const CREDENTIALS_FILE: &str = "ALIBABA_CLOUD_CREDENTIALS_FILE";
+pub(crate) const ECS_METADATA: &str = "ALIBABA_CLOUD_ECS_METADATA";
+pub(crate) const ECS_METADATA_DISABLED: &str = "ALIBABA_CLOUD_ECS_METADATA_DISABLED";
 /// Test and proxy hook: an `http(s)://` URL used instead of `http://100.100.100.200`.
-pub const ECS_METADATA_ENDPOINT: &str = "ALIBABA_CLOUD_ECS_METADATA_ENDPOINT";
+pub(crate) const ECS_METADATA_ENDPOINT: &str = "ALIBABA_CLOUD_ECS_METADATA_ENDPOINT";
 
 /// Credentials the chain found, and where, for the log line that says so.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     pub provider: CredentialProvider,
     pub origin: String,
 }
 
 /// Why the chain found nothing to use.
 #[derive(Debug, Clone)]
-pub enum NotFound {
+pub(crate) enum NotFound {
     /// No provider's inputs are present; says where it looked.
     Nothing { looked_at: Vec<String> },
     /// A provider's inputs are present but unusable.
@@ -68,7 +68,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Walks the chain over `env` (empty values count as unset). Reads the profile files it finds; fetches
 /// nothing: temporary credentials are fetched on first use.
-pub fn resolve(env: Env<'_>) -> Result<Found, NotFound> {
+pub(crate) fn resolve(env: Env<'_>) -> Result<Found, NotFound> {
     let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     let steps: [fn(Env<'_>) -> Result<Step, ConfigProblem>; 5] =
         [environment, oidc, cli_profile, ini_profile, ecs_ram_role];

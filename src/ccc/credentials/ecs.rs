@@ -10,7 +10,7 @@ use super::{CredentialsError, Failure, Fetched, TemporaryKeys, json_error, send}
 
 pub(super) const PROVIDER: &str = "ECS RAM role (instance metadata)";
 /// The metadata service every ECS instance reaches.
-pub const DEFAULT_ENDPOINT: &str = "http://100.100.100.200";
+pub(crate) const DEFAULT_ENDPOINT: &str = "http://100.100.100.200";
 pub(super) const TIMEOUT: Duration = Duration::from_secs(1);
 /// How long the metadata session token lives, in seconds: the most the service allows.
 const TOKEN_TTL_SECONDS: &str = "21600";
@@ -19,7 +19,7 @@ const ROLES_PATH: &str = "/latest/meta-data/ram/security-credentials/";
 
 /// The RAM role attached to this instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EcsRamRole {
+pub(crate) struct EcsRamRole {
     /// `None`: ask the metadata service which role is attached.
     pub role: Option<String>,
     /// The metadata service, or a test server; any path is replaced.

@@ -12,15 +12,15 @@ use super::{CredentialsError, Failure, Fetched, TemporaryKeys, json_error, send}
 
 pub(super) const PROVIDER: &str = "OIDC role (STS AssumeRoleWithOIDC)";
 /// The central STS endpoint; `sts.<region>.aliyuncs.com` when `ALIBABA_CLOUD_STS_REGION` is set.
-pub const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";
 /// What the official SDKs ask for: one hour, replaced after 45 minutes.
-pub const DURATION_SECONDS: u32 = 3600;
+pub(crate) const DURATION_SECONDS: u32 = 3600;
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A RAM role assumed with the OIDC token in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcRole {
+pub(crate) struct OidcRole {
     pub role_arn: String,
     pub oidc_provider_arn: String,
     pub token_file: PathBuf,
@@ -31,7 +31,7 @@ pub struct OidcRole {
 }
 
 /// `https://sts.<region>.aliyuncs.com`, or the central endpoint without a region.
-pub fn regional_endpoint(region: Option<&str>) -> String {
+pub(crate) fn regional_endpoint(region: Option<&str>) -> String {
     region.map_or_else(
         || DEFAULT_ENDPOINT.to_owned(),
         |r| format!("https://sts.{r}.aliyuncs.com"),
