@@ -5,7 +5,8 @@
 //! The pipeline, top-down:
 //! - [`scheduler`]: a pass per source every interval; plans windows from the watermark ([`window`]), holds
 //!   the source's replica lock ([`lock`]), and commits each window in one transaction.
-//! - [`fetcher`]: pages one window to its end under a rate limit, retrying through [`retry`].
+//! - [`fetcher`]: pages one window to its end at an adaptive request rate ([`rate`]), retrying through
+//!   [`retry`].
 //! - [`ccc`]: the CCC client — signing, the tolerant wire parser, classified errors, credentials.
 //! - [`writer`]: all SQL — set-based upserts of a page, the watermark and the `ccc.sync_runs` journal.
 //!
@@ -24,6 +25,7 @@ pub mod fetcher;
 pub mod health;
 pub mod lock;
 pub mod pii;
+pub mod rate;
 pub mod reads;
 pub mod retry;
 pub mod scheduler;
