@@ -12,6 +12,7 @@
 //!   window against the real clock, nonce replay.
 //! - `response`: success and error bodies, JSON or XML.
 //! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
+//! - `limit`: a true rate limit per AccessKey (`--max-rps`), answered `Throttling.User`.
 //! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
 //!
@@ -28,6 +29,7 @@ mod cli;
 mod data;
 mod faults;
 mod gateway;
+mod limit;
 mod response;
 mod server;
 mod stats;
@@ -123,6 +125,8 @@ pub struct SimulatorConfig {
     /// The end of the history and the start of live arrivals.
     pub anchor: DateTime<Utc>,
     pub faults: Faults,
+    /// At most this many requests per AccessKey in any trailing second; the rest get `Throttling.User`.
+    pub max_rps: Option<u32>,
 }
 
 impl Default for SimulatorConfig {
@@ -138,6 +142,7 @@ impl Default for SimulatorConfig {
             write_delay: Duration::from_secs(5),
             anchor: Utc::now(),
             faults: Faults::default(),
+            max_rps: None,
         }
     }
 }
@@ -195,6 +200,10 @@ impl SimulatorConfig {
                 "live rate must be a positive number of calls per second, not {rate}"
             );
         }
+        ensure!(
+            self.max_rps != Some(0),
+            "max rps must be at least 1 request per second"
+        );
         for (name, p) in self.faults.probabilities() {
             ensure!(
                 (0.0..=1.0).contains(&p),
@@ -249,6 +258,7 @@ pub async fn start(
         ),
         gateway: Gateway::new(&config.keys),
         faults: config.faults.clone(),
+        limit: config.max_rps.map(limit::RateLimit::new),
         stats: Mutex::new(RequestStats::default()),
     });
     let app =
@@ -274,6 +284,7 @@ pub async fn start(
         keys = config.keys.len(),
         flat = config.flat,
         faults = config.faults.any(),
+        max_rps = config.max_rps,
         "CCC simulator started"
     );
     Ok(SimulatorHandle {

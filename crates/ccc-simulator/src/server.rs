@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::faults::{Faults, Outcome};
 use super::gateway::{Gateway, Params};
+use super::limit::RateLimit;
 use super::response::{ApiError, Format, ListBody, encode};
 use super::stats::RequestStats;
 use super::store::Window;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub world: World,
     pub gateway: Gateway,
     pub faults: Faults,
+    /// `--max-rps`, if set.
+    pub limit: Option<RateLimit>,
     pub stats: Mutex<RequestStats>,
 }
 
@@ -164,12 +167,19 @@ async fn api(
             return reply.error(&e);
         }
     };
+    let key = admitted.access_key_id.as_str();
+    if let Some(limit) = &shared.limit
+        && !limit.admit(key, std::time::Instant::now())
+    {
+        shared.count(|s| s.rate_limited += 1);
+        tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Over the rate limit");
+        return reply.error(&ApiError::throttling(None));
+    }
     let (slow, outcome) = shared.faults.draw(&mut rand::rng());
     if slow {
         shared.count(|s| s.faults.slow += 1);
         tokio::time::sleep(shared.faults.slow_for).await;
     }
-    let key = admitted.access_key_id.as_str();
     if let Some(e) = injected_error(&shared, outcome) {
         tracing::debug!(code = %e.code, access_key_id = key, request_id = %reply.request_id, "Fault injected");
         return reply.error(&e);
