@@ -9,6 +9,7 @@ mod mock;
 mod outage;
 mod perf;
 mod proxy;
+mod rate;
 mod replicas;
 mod schema;
 mod sdk_conformance;
