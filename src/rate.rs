@@ -29,8 +29,10 @@ pub const BETA: f64 = 0.7;
 pub const SLOW_START_GROWTH: f64 = 1.2;
 /// CUBIC's scale constant `C`, in requests per second per second³ (the AWS SDKs' value).
 const SCALE: f64 = 0.4;
-/// The fewest requests between a throttling answer and the rate being back where it was throttled.
-pub const PROBE_REQUESTS: f64 = 30.0;
+/// The fewest requests between a throttling answer and the rate being back where it was throttled. More
+/// would throttle a slow account less often, but would let random throttling (another client sharing the
+/// quota) ratchet the rate down further.
+pub const PROBE_REQUESTS: f64 = 10.0;
 /// Turns that may be banked: one, so requests are spaced, never sent in a burst.
 const BURST: f64 = 1.0;
 /// The measured rate is refreshed over intervals at least this long...
@@ -281,6 +283,11 @@ mod tests {
         assert_eq!(r.rate(), 0.5);
         assert_eq!(r.acquire(t0), Duration::ZERO);
         assert_eq!(r.acquire(t0), secs(2.0), "one request every 2 s");
+
+        let mut r = AdaptiveRate::new(5.0, t0);
+        assert_eq!(r.rate(), 5.0);
+        assert_eq!(r.acquire(t0), Duration::ZERO);
+        assert_eq!(r.acquire(t0), secs(0.2), "one request every 200 ms");
     }
 
     #[test]
@@ -433,8 +440,10 @@ mod tests {
                 achieved > 0.75 * limit as f64 && achieved <= limit as f64,
                 "limit {limit}: {achieved:.1}/s"
             );
+            // A probe above the limit costs one throttled request; a slow account is probed every dozen.
+            let most = if limit < 10 { 0.10 } else { 0.05 };
             assert!(
-                share < 0.05,
+                share < most,
                 "limit {limit}: {:.1}% throttled",
                 share * 100.0
             );
