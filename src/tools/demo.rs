@@ -296,7 +296,13 @@ mod tests {
         for good in ["ccc_sync_demo", "_demo2"] {
             assert_eq!(plain_identifier(good).as_deref(), Ok(good));
         }
-        for bad in ["Demo", "2demo", "demo-db", "demo; DROP DATABASE postgres", ""] {
+        for bad in [
+            "Demo",
+            "2demo",
+            "demo-db",
+            "demo; DROP DATABASE postgres",
+            "",
+        ] {
             let e = plain_identifier(bad).expect_err(bad);
             assert!(e.contains("ccc_sync_demo"), "{e}");
         }
