@@ -14,7 +14,8 @@
 //!   source that idles or is held back by its writer does not bank a rate it never tried.
 //!
 //! Pure: the clock is an argument. How long to wait after a failed request stays [`crate::retry`]'s call;
-//! this module only spaces the requests.
+//! this module only spaces the requests. The bucket is written here because `governor`'s quotas are fixed
+//! when the limiter is built, and a rate that changes with every answer is the point.
 
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,8 @@ const SCALE: f64 = 0.4;
 /// would throttle a slow account less often, but would let random throttling (another client sharing the
 /// quota) ratchet the rate down further.
 pub const PROBE_REQUESTS: f64 = 10.0;
-/// Turns that may be banked: one, so requests are spaced, never sent in a burst.
+/// Turns that may be banked: one, so requests are spaced, never sent in a burst. A new source starts with a
+/// second's worth at the starting rate (as the former fixed-rate limiter did), so a short pass is not held.
 const BURST: f64 = 1.0;
 /// The measured rate is refreshed over intervals at least this long...
 const MEASURE_OVER: Duration = Duration::from_millis(500);
@@ -113,7 +115,7 @@ impl AdaptiveRate {
             floor: MIN_RATE.min(ceiling),
             start,
             rate: start,
-            tokens: BURST,
+            tokens: start.max(BURST),
             refilled_at: now,
             throttle: None,
             measured: None,
@@ -190,10 +192,12 @@ impl AdaptiveRate {
         self.rate = rate.clamp(self.floor, self.ceiling);
     }
 
-    /// Turns accrue at the rate in force since the last refill.
+    /// Turns accrue at the rate in force since the last refill, up to [`BURST`] (the first second's turns
+    /// are spent, not cut).
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.refilled_at);
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(BURST);
+        let accrued = self.tokens + elapsed.as_secs_f64() * self.rate;
+        self.tokens = accrued.min(self.tokens.max(BURST));
         self.refilled_at = self.refilled_at.max(now);
     }
 
@@ -237,16 +241,20 @@ mod tests {
     }
 
     #[test]
-    fn requests_start_at_the_starting_rate_spaced_and_never_in_a_burst() {
+    fn a_first_second_of_turns_is_free_then_requests_are_spaced_and_never_in_a_burst() {
         let t0 = Instant::now();
         let mut r = AdaptiveRate::new(200.0, t0);
 
-        let waits: Vec<Duration> = (0..4).map(|_| r.acquire(t0)).collect();
+        let waits: Vec<Duration> = (0..14).map(|_| r.acquire(t0)).collect();
 
         assert_eq!(r.rate(), START_RATE);
-        assert_eq!(waits[0], Duration::ZERO, "the first turn is free");
-        for (i, wait) in waits.iter().enumerate().skip(1) {
-            let expected = i as f64 / START_RATE;
+        let banked = START_RATE as usize;
+        assert!(
+            waits[..banked].iter().all(|w| w.is_zero()),
+            "a second's worth at the starting rate is free: {waits:?}"
+        );
+        for (i, wait) in waits.iter().enumerate().skip(banked) {
+            let expected = (i + 1 - banked) as f64 / START_RATE;
             assert!(
                 (wait.as_secs_f64() - expected).abs() < 1e-9,
                 "turn {i}: {wait:?}"
@@ -286,7 +294,9 @@ mod tests {
 
         let mut r = AdaptiveRate::new(5.0, t0);
         assert_eq!(r.rate(), 5.0);
-        assert_eq!(r.acquire(t0), Duration::ZERO);
+        for _ in 0..5 {
+            assert_eq!(r.acquire(t0), Duration::ZERO);
+        }
         assert_eq!(r.acquire(t0), secs(0.2), "one request every 200 ms");
     }
 
