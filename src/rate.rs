@@ -101,7 +101,8 @@ pub struct AdaptiveRate {
     throttle: Option<Throttle>,
     /// Answers per second, smoothed; `None` until the first interval is over.
     measured: Option<f64>,
-    interval_start: Instant,
+    /// From the first request on: the time a source spends starting up is not a rate it chose.
+    interval_start: Option<Instant>,
     interval_answers: u32,
     times_lowered: u64,
 }
@@ -119,7 +120,7 @@ impl AdaptiveRate {
             refilled_at: now,
             throttle: None,
             measured: None,
-            interval_start: now,
+            interval_start: None,
             interval_answers: 0,
             times_lowered: 0,
         }
@@ -143,6 +144,7 @@ impl AdaptiveRate {
     /// second; a turn not taken is kept for one request at most.
     pub fn acquire(&mut self, now: Instant) -> Duration {
         self.refill(now);
+        self.interval_start.get_or_insert(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -203,7 +205,7 @@ impl AdaptiveRate {
 
     fn measure(&mut self, now: Instant) {
         self.interval_answers += 1;
-        let elapsed = now.saturating_duration_since(self.interval_start);
+        let elapsed = now.saturating_duration_since(*self.interval_start.get_or_insert(now));
         if elapsed >= MEASURE_OVER {
             let latest = f64::from(self.interval_answers) / elapsed.as_secs_f64();
             self.measured = Some(
@@ -211,7 +213,7 @@ impl AdaptiveRate {
                     .map_or(latest, |m| SMOOTHING * latest + (1.0 - SMOOTHING) * m),
             );
             self.interval_answers = 0;
-            self.interval_start = now;
+            self.interval_start = Some(now);
         }
     }
 }
@@ -298,6 +300,22 @@ mod tests {
             assert_eq!(r.acquire(t0), Duration::ZERO);
         }
         assert_eq!(r.acquire(t0), secs(0.2), "one request every 200 ms");
+    }
+
+    #[test]
+    fn the_time_before_the_first_request_is_not_measured_as_a_slow_rate() {
+        let t0 = Instant::now();
+        let mut r = AdaptiveRate::new(1_000.0, t0);
+        // Start-up (migrations, credentials) takes a while before the first request.
+        let mut now = t0 + secs(5.0);
+
+        for _ in 0..12 {
+            now += r.acquire(now);
+            now += secs(0.01);
+            r.record(Answer::Success, now);
+        }
+
+        assert!(r.rate() > 2.0 * START_RATE, "{}", r.rate());
     }
 
     #[test]
