@@ -22,7 +22,7 @@
 use std::time::{Duration, Instant};
 
 /// The rate of a source's first requests (requests per second), or the ceiling if that is lower: twice the
-/// former fixed default, which no account was seen to throttle.
+/// former fixed default.
 pub const START_RATE: f64 = 10.0;
 /// The lowest rate throttling can push a source to, or the ceiling if that is lower.
 pub const MIN_RATE: f64 = 0.5;
