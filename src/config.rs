@@ -97,6 +97,7 @@ pub struct SourceSettings {
     /// The longest window fetched and committed as one unit; longer spans are split, oldest first.
     pub chunk: Duration,
     pub page_size: u32,
+    /// The ceiling of the source's adaptive request rate ([`crate::rate`]), never exceeded.
     pub max_requests_per_second: f64,
     /// How long one request may keep being retried before the window fails.
     pub retry_for: Duration,
@@ -245,6 +246,9 @@ struct RawSource {
     access_key_secret_file: Option<PathBuf>,
     security_token_file: Option<PathBuf>,
 }
+
+/// The default ceiling of a source's adaptive request rate; README.md's `[[sources]]` table says why.
+pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 200.0;
 
 const DURATION_FIX: &str =
     "write a duration with its unit, like \"90s\", \"15m\", \"2h\" or \"7d\"";
@@ -639,13 +643,15 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
             "use 100",
         );
     }
-    let max_requests_per_second = s.max_requests_per_second.unwrap_or(5.0);
+    let max_requests_per_second = s
+        .max_requests_per_second
+        .unwrap_or(DEFAULT_MAX_REQUESTS_PER_SECOND);
     if !(max_requests_per_second.is_finite() && max_requests_per_second > 0.0) {
         p.add(
             key("max_requests_per_second"),
             max_requests_per_second,
             "must be a positive number",
-            "use e.g. 5 (0.5 means one request every 2 s)",
+            "use e.g. 50 (the ceiling of the adaptive rate; 0.5 means one request every 2 s at most)",
         );
     }
     let credentials = source_credentials(&key, &s, p);

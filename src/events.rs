@@ -121,6 +121,12 @@ pub(crate) fn api_retry(source: &str, code: &str, throttled: bool) {
     }
 }
 
+/// The adaptive request rate of a source changed (requests per second, at most `max_requests_per_second`).
+pub fn api_request_rate(source: &str, requests_per_second: f64) {
+    gauge!("ccc_sync_api_requests_per_second", "source" => source.to_owned())
+        .set(requests_per_second);
+}
+
 /// A window was committed.
 pub(crate) fn window_committed(report: &RunReport) {
     let source = report.source.clone();

@@ -1,20 +1,19 @@
-//! Pages one time window to its end: paced by a per-source rate limit, each request retried by
-//! [`crate::retry`], records deduplicated by key within the window.
+//! Pages one time window to its end: every request (retries included) paced by the source's adaptive rate
+//! ([`crate::rate`]), each retried by [`crate::retry`], records deduplicated by key within the window.
 //!
 //! Paging stops on a page shorter than `PageSize`, never on `TotalCount`: calls that end while we page shift
 //! later pages (so a record can show up twice, which the dedup absorbs) and one `TotalCount` is stale at once.
 
 use std::collections::HashSet;
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ccc::{CallRecord, CccClient, CccError, InvalidRecord, PageRequest};
 use crate::pii::PhoneNumbers;
+use crate::rate::{AdaptiveRate, Answer};
 use crate::retry::{self, GaveUp, RetryPolicy};
 use crate::window::Window;
 
@@ -67,7 +66,8 @@ pub struct Fetcher {
     pub source: Arc<str>,
     pub instance_id: Arc<str>,
     client: CccClient,
-    limiter: Arc<DefaultDirectRateLimiter>,
+    /// Shared by the clones, so every request of the source is paced by one rate.
+    rate: Arc<Mutex<AdaptiveRate>>,
     retry: RetryPolicy,
     page_size: u32,
     /// Applied to every record before it leaves the fetcher, so nothing unprotected reaches the writer.
@@ -75,6 +75,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// `max_requests_per_second` is the ceiling of the adaptive rate, never exceeded.
     pub(crate) fn new(
         source: &str,
         instance_id: &str,
@@ -84,23 +85,53 @@ impl Fetcher {
         page_size: u32,
         phone_numbers: PhoneNumbers,
     ) -> Self {
+        let rate = AdaptiveRate::new(max_requests_per_second, now());
+        crate::events::api_request_rate(source, rate.rate());
         Fetcher {
             source: source.into(),
             instance_id: instance_id.into(),
             client,
-            limiter: Arc::new(RateLimiter::direct(quota(max_requests_per_second))),
+            rate: Arc::new(Mutex::new(rate)),
             retry,
             page_size,
             phone_numbers: Arc::new(phone_numbers),
         }
     }
 
-    /// One request, counted and timed for the metrics.
+    /// The source's request rate right now, in requests per second.
+    pub fn request_rate(&self) -> f64 {
+        self.pace().rate()
+    }
+
+    fn pace(&self) -> std::sync::MutexGuard<'_, AdaptiveRate> {
+        self.rate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One request in its turn, counted and timed for the metrics; its answer adapts the rate.
     async fn send(&self, request: &PageRequest) -> Result<crate::ccc::ListPage, CccError> {
+        let wait = self.pace().acquire(now());
+        tokio::time::sleep(wait).await;
         let started = Instant::now();
         let result = self.client.list_recent_call_records(request).await;
         let code = result.as_ref().map_or_else(CccError::code, |_| "OK");
         crate::events::api_request(&self.source, code, started.elapsed());
+        let answer = match &result {
+            Ok(_) => Answer::Success,
+            Err(e) if e.is_throttling() => Answer::Throttled,
+            Err(_) => Answer::Failed,
+        };
+        let (lowered, rate) = {
+            let mut pace = self.pace();
+            (pace.record(answer, now()), pace.rate())
+        };
+        crate::events::api_request_rate(&self.source, rate);
+        if let Some(lowered) = lowered {
+            tracing::debug!(
+                source = %self.source, from = lowered.from, to = lowered.to,
+                request_id = result.as_ref().err().and_then(CccError::request_id),
+                "Request rate lowered after throttling"
+            );
+        }
         result
     }
 
@@ -119,7 +150,6 @@ impl Fetcher {
             start_time_ms: window.start_ms(),
             stop_time_ms: window.end_ms(),
         };
-        self.limiter.until_ready().await;
         let result = self.send(&request).await;
         if let Err(e) = &result
             && e.is_expired_token()
@@ -130,7 +160,7 @@ impl Fetcher {
         result.map(|page| page.request_id)
     }
 
-    /// Fetches one page, retrying what may succeed later. Each attempt waits its turn under the rate limit.
+    /// Fetches one page, retrying what may succeed later. Each attempt waits its turn at the source's rate.
     pub async fn page(
         &self,
         window: &Window,
@@ -147,7 +177,6 @@ impl Fetcher {
         // An expired STS token is not retried as is: the credentials are fetched again and the page
         // resent once, within the same attempt. A second expiry is fatal, as fresh keys did not help.
         let attempt = || async {
-            self.limiter.until_ready().await;
             match self.send(&request).await {
                 Err(e) if e.is_expired_token() => {
                     tracing::info!(
@@ -156,7 +185,6 @@ impl Fetcher {
                         "Security token expired; fetching new credentials"
                     );
                     self.client.credentials().invalidate();
-                    self.limiter.until_ready().await;
                     self.send(&request).await
                 }
                 outcome => outcome,
@@ -190,9 +218,28 @@ impl Fetcher {
         pages: mpsc::Sender<Result<FetchedPage, FetchError>>,
         cancel: CancellationToken,
     ) {
+        let lowered_before = self.pace().times_lowered();
+        self.fetch_pages(&window, pages, cancel).await;
+        let pace = self.pace();
+        let lowered = pace.times_lowered() - lowered_before;
+        if lowered > 0 {
+            tracing::info!(
+                source = %self.source, window = %window, lowered,
+                rate = pace.rate(), ceiling = pace.ceiling(),
+                "Request rate adapted to throttling"
+            );
+        }
+    }
+
+    async fn fetch_pages(
+        &self,
+        window: &Window,
+        pages: mpsc::Sender<Result<FetchedPage, FetchError>>,
+        cancel: CancellationToken,
+    ) {
         let mut seen: HashSet<(Option<String>, String)> = HashSet::new();
         for page_number in 1..=MAX_PAGES_PER_WINDOW {
-            let page = match self.page(&window, page_number, &cancel).await {
+            let page = match self.page(window, page_number, &cancel).await {
                 Ok(page) => page,
                 Err(e) => {
                     let _ = pages.send(Err(e)).await;
@@ -224,25 +271,7 @@ impl Fetcher {
     }
 }
 
-/// `rate` requests per second, bursting to at most one second's worth.
-fn quota(rate: f64) -> Quota {
-    let period = Duration::from_secs_f64(1.0 / rate.clamp(0.001, 1_000_000.0));
-    let burst =
-        NonZeroU32::new(rate.floor().clamp(1.0, 1_000_000.0) as u32).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotas_follow_the_configured_rate() {
-        assert_eq!(quota(5.0).replenish_interval(), Duration::from_millis(200));
-        assert_eq!(quota(5.0).burst_size().get(), 5);
-        assert_eq!(quota(0.5).replenish_interval(), Duration::from_secs(2));
-        assert_eq!(quota(0.5).burst_size().get(), 1);
-    }
+/// The pace is kept on tokio's clock, so a test with a paused clock paces without waiting.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }

@@ -6,7 +6,8 @@
 //! - [`scheduler`]: a pass per source every interval; plans windows from the watermark ([`window`]), holds
 //!   the source's replica lock ([`lock`]), commits each window in one transaction, and prunes the journal
 //!   to its retention.
-//! - [`fetcher`]: pages one window to its end under a rate limit, retrying through [`retry`].
+//! - [`fetcher`]: pages one window to its end at an adaptive request rate ([`rate`]), retrying through
+//!   [`retry`].
 //! - [`ccc`]: the CCC client — signing, the tolerant wire parser, classified errors, credentials.
 //! - [`writer`]: all SQL — set-based upserts of a page, the watermark and the `ccc.sync_runs` journal.
 //!
@@ -28,6 +29,7 @@ pub mod health;
 pub mod lock;
 pub mod pii;
 pub mod problem;
+mod rate;
 pub mod reads;
 mod retry;
 pub mod scheduler;

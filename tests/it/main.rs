@@ -11,6 +11,7 @@ mod outage;
 mod perf;
 mod preflight;
 mod proxy;
+mod rate;
 mod replicas;
 mod schema;
 mod sdk_conformance;

@@ -68,6 +68,9 @@ pub struct SimulateArgs {
     /// Probability of a 200 with a truncated body.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub truncate: f64,
+    /// A true rate limit: requests over N per second per access key get 400 Throttling.User.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rps: Option<u32>,
 }
 
 fn key_arg(spec: &str) -> Result<AccessKey, String> {
@@ -113,6 +116,7 @@ impl SimulateArgs {
                 truncate: self.truncate,
             },
             scripted: false,
+            max_rps: self.max_rps,
         }
     }
 }
@@ -169,6 +173,10 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
             humantime::format_duration(config.faults.slow_for)
         ));
     }
+    lines.push(match config.max_rps {
+        Some(n) => format!("  rate limit:   {n} request(s)/s per access key, then Throttling.User"),
+        None => "  rate limit:   none".to_owned(),
+    });
     lines.push(format!(
         "  shape:        {}",
         if config.flat {
@@ -254,6 +262,8 @@ mod tests {
             "0.6",
             "--anchor",
             "2024-01-01T00:00:00Z",
+            "--max-rps",
+            "20",
         ])
         .expect("parses");
         let config = args.config();
@@ -267,6 +277,7 @@ mod tests {
         assert_eq!(config.write_delay, Duration::from_secs(3));
         assert_eq!(config.faults.truncate, 0.6);
         assert_eq!(config.anchor.timestamp(), 1_704_067_200);
+        assert_eq!(config.max_rps, Some(20));
     }
 
     #[test]
@@ -294,5 +305,6 @@ mod tests {
         assert!(parse(&["--throttle", "1.5"]).is_err());
         assert!(parse(&["--reset", "x"]).is_err());
         assert!(parse(&["--access-key", "nosecret"]).is_err());
+        assert!(parse(&["--max-rps", "0"]).is_err());
     }
 }

@@ -14,6 +14,7 @@
 //! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
 //! - `script`: the scripted mode for tests: a record set the test controls, chosen pages failed a given
 //!   number of times, STS tokens declared expired, and who signed each request.
+//! - `limit`: a true rate limit per AccessKey (`--max-rps`), answered `Throttling.User`.
 //! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
 //!
@@ -30,6 +31,7 @@ mod cli;
 mod data;
 mod faults;
 mod gateway;
+mod limit;
 mod response;
 mod script;
 mod server;
@@ -131,6 +133,8 @@ pub struct SimulatorConfig {
     /// Serve the records a test sets ([`SimulatorHandle::set_records`]) instead of generated calls; see
     /// [`SimulatorConfig::scripted`].
     pub scripted: bool,
+    /// At most this many requests per AccessKey in any trailing second; the rest get `Throttling.User`.
+    pub max_rps: Option<u32>,
 }
 
 impl Default for SimulatorConfig {
@@ -147,6 +151,7 @@ impl Default for SimulatorConfig {
             anchor: Utc::now(),
             faults: Faults::default(),
             scripted: false,
+            max_rps: None,
         }
     }
 }
@@ -221,6 +226,10 @@ impl SimulatorConfig {
                 "live rate must be a positive number of calls per second, not {rate}"
             );
         }
+        ensure!(
+            self.max_rps != Some(0),
+            "max rps must be at least 1 request per second"
+        );
         for (name, p) in self.faults.probabilities() {
             ensure!(
                 (0.0..=1.0).contains(&p),
@@ -276,6 +285,7 @@ pub async fn start(
         gateway: Gateway::new(&config.keys),
         faults: config.faults.clone(),
         script: Script::new(config.scripted),
+        limit: config.max_rps.map(limit::RateLimit::new),
         stats: Mutex::new(RequestStats::default()),
     });
     let app =
@@ -301,6 +311,7 @@ pub async fn start(
         keys = config.keys.len(),
         flat = config.flat,
         faults = config.faults.any(),
+        max_rps = config.max_rps,
         "CCC simulator started"
     );
     Ok(SimulatorHandle {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::{Faults, Outcome};
 use super::gateway::{Gateway, Params};
+use super::limit::RateLimit;
 use super::response::{ApiError, Format, ListBody, encode};
 use super::script::Script;
 use super::stats::RequestStats;
@@ -37,6 +38,8 @@ pub struct Shared {
     pub gateway: Gateway,
     pub faults: Faults,
     pub script: Script,
+    /// `--max-rps`, if set.
+    pub limit: Option<RateLimit>,
     pub stats: Mutex<RequestStats>,
 }
 
@@ -177,6 +180,14 @@ async fn api(
             return reply.error(&e);
         }
     };
+    let key = admitted.access_key_id.as_str();
+    if let Some(limit) = &shared.limit
+        && !limit.admit(key, std::time::Instant::now())
+    {
+        shared.count(|s| s.rate_limited += 1);
+        tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Over the rate limit");
+        return reply.error(&ApiError::throttling(None));
+    }
     if let Some((status, body)) = shared.script.take_page_fault(query.page_number) {
         tracing::debug!(status, page = query.page_number, request_id = %reply.request_id, "Scripted fault served");
         return reply.verbatim(status, body);
@@ -186,7 +197,6 @@ async fn api(
         shared.count(|s| s.faults.slow += 1);
         tokio::time::sleep(shared.faults.slow_for).await;
     }
-    let key = admitted.access_key_id.as_str();
     if let Some(e) = injected_error(&shared, outcome) {
         tracing::debug!(code = %e.code, access_key_id = key, request_id = %reply.request_id, "Fault injected");
         return reply.error(&e);

@@ -15,6 +15,8 @@ pub struct RequestStats {
     pub errors: BTreeMap<String, u64>,
     /// Failures injected on purpose.
     pub faults: FaultCounts,
+    /// Requests over `max_rps`, answered `Throttling.User` (also counted in `errors`).
+    pub rate_limited: u64,
 }
 
 /// How often each failure was injected.

@@ -1,0 +1,77 @@
+//! The adaptive request rate against a simulator that really limits the rate (`max_rps`): the backfill is
+//! exact, few requests are throttled, and the rate settles near the server's limit, far below the ceiling.
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_sync::scheduler::{self, Source};
+
+use crate::support::config::{Config, SourceConfig, UNUSED_DATABASE};
+use crate::support::{TestDb, ccc};
+use crate::truth::assert_warehouse_matches;
+
+/// Low enough that a debug build on a busy machine, one request at a time, can still exceed it.
+const SERVER_LIMIT: u32 = 8;
+const CEILING: f64 = 100.0;
+
+/// The limited source on `endpoint`, its ceiling far above the server's limit.
+fn source(endpoint: &str) -> Source {
+    let source = SourceConfig::new("limited", DEMO_INSTANCE_ID)
+        .endpoint(endpoint)
+        .key(&AccessKey::demo())
+        .max_requests_per_second(CEILING)
+        .start_from("25h")
+        .chunk("3h")
+        .page_size(20)
+        .retry_for("1m");
+    Config::new(UNUSED_DATABASE).source(source).load_source()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_exact() {
+    let db = TestDb::new().await;
+    let at = ccc_sync::window::to_ms(Utc::now());
+    let sim = ccc::simulator(SimulatorConfig {
+        calls: 2_000,
+        days: 1,
+        anchor: at,
+        max_rps: Some(SERVER_LIMIT),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    sim.set_now(at);
+    let src = source(&sim.endpoint());
+
+    let pass = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
+        .await
+        .expect("the backfill completes despite the throttling");
+
+    let stats = sim.requests();
+    let pages: u32 = pass.windows.iter().map(|w| w.pages).sum();
+    let throttled = stats.rate_limited;
+    let share = throttled as f64 / stats.total as f64;
+    let rate = src.fetcher.request_rate();
+    eprintln!(
+        "{pages} pages, {} requests, {throttled} throttled ({:.1}%), rate now {rate:.1}/s",
+        stats.total,
+        share * 100.0
+    );
+    assert!(pages >= 80, "enough requests to converge: {pages} pages");
+    assert_eq!(stats.ok, u64::from(pages), "every page was served once");
+    assert_eq!(stats.total, stats.ok + throttled, "no other error");
+    assert!(
+        throttled >= 1,
+        "the rate was raised until the server pushed back"
+    );
+    assert!(
+        share < 0.15,
+        "few requests were throttled: {throttled} of {}",
+        stats.total
+    );
+    assert!(
+        (0.5 * f64::from(SERVER_LIMIT)..=1.5 * f64::from(SERVER_LIMIT)).contains(&rate),
+        "the rate settled near the server's limit ({SERVER_LIMIT}/s), far below the ceiling ({CEILING}/s): {rate}"
+    );
+    assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
+}
