@@ -56,6 +56,10 @@ fn describe() {
         Unit::Seconds,
         "Latency of CCC requests"
     );
+    describe_gauge!(
+        "ccc_sync_api_requests_per_second",
+        "The source's adaptive request rate now, at most max_requests_per_second"
+    );
     describe_counter!(
         "ccc_sync_api_retries_total",
         "Failed CCC requests that were retried, by error code"
@@ -122,7 +126,7 @@ pub(crate) fn api_retry(source: &str, code: &str, throttled: bool) {
 }
 
 /// The adaptive request rate of a source changed (requests per second, at most `max_requests_per_second`).
-pub fn api_request_rate(source: &str, requests_per_second: f64) {
+pub(crate) fn api_request_rate(source: &str, requests_per_second: f64) {
     gauge!("ccc_sync_api_requests_per_second", "source" => source.to_owned())
         .set(requests_per_second);
 }
