@@ -742,7 +742,7 @@ fn source_credentials(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -758,14 +758,16 @@ lookback = "2h"
 interval = "1m"
 "#;
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// `pairs` as an environment.
+    pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
 
-    fn keys() -> Vec<(String, String)> {
+    /// An environment whose default credential chain finds an AccessKey.
+    pub(crate) fn keys() -> Vec<(String, String)> {
         env(&[
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-id"),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "TOPSECRET-42"),

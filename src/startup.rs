@@ -204,6 +204,7 @@ fn phone_numbers(w: &WarehouseSettings, p: &mut Problems) -> Option<PhoneNumbers
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::{env, keys};
     use crate::pii::PhoneNumberMode;
 
     const MINIMAL: &str = r#"
@@ -214,20 +215,6 @@ url = "postgres://postgres@127.0.0.1:5432/postgres"
 name = "agent-1912"
 instance_id = "9cfad875-6260-4a53-ab6e-b13e3fb31f7d"
 "#;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn keys() -> Vec<(String, String)> {
-        env(&[
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-id"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "TOPSECRET-42"),
-        ])
-    }
 
     /// Loads `text` with `files` (name, contents) beside it; `{dir}` in the text is that folder.
     fn load_with(
