@@ -46,7 +46,7 @@ impl Progress {
     const LOG_EVERY: Duration = Duration::from_secs(10);
 
     /// Shows the progress of `source` toward `total` `unit`s from now on.
-    pub(crate) fn start(source: &str, unit: Unit, total: u64) -> Self {
+    pub fn start(source: &str, unit: Unit, total: u64) -> Self {
         let started = Instant::now();
         let shown = if std::io::stderr().is_terminal() {
             Shown::Bar(BARS.add(bar(source, unit, total)))
@@ -79,7 +79,7 @@ impl Progress {
 
     /// Records how far the job got, in totals so far: `done` units, having brought `calls` calls. For
     /// [`Unit::Calls`] the two are the same count.
-    pub(crate) fn update(&mut self, done: u64, calls: u64) {
+    pub fn update(&mut self, done: u64, calls: u64) {
         self.done = done;
         self.calls = calls;
         let now = Instant::now();
@@ -101,7 +101,7 @@ impl Progress {
     }
 
     /// Leaves the bar, complete or not, on a line of its own.
-    pub(crate) fn finish(self) {
+    pub fn finish(self) {
         if let Shown::Bar(bar) = &self.shown {
             bar.abandon();
         }

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt as _;
-use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
@@ -23,8 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
-use ccc_sync::ccc::ClientSettings;
-use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
+use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
 use ccc_sync::scheduler::{self, Source};
@@ -39,14 +37,9 @@ const SERVING_WINDOWS_IN_FLIGHT: usize = 2;
 /// Options of `ccc-sync bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// A database on the server to bench; the bench creates two databases beside it and drops them.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    /// The bench creates two databases on this server and drops them.
+    #[command(flatten)]
+    pub server: super::Server,
     /// Calls the simulator generates and the backfill syncs.
     #[arg(long, default_value_t = 200_000)]
     pub calls: usize,
@@ -60,10 +53,6 @@ pub struct BenchArgs {
 
 /// The source the bench configures.
 const SOURCE: &str = "bench";
-/// The window length of the bench's source, the default of the configuration.
-const CHUNK: Duration = Duration::from_secs(6 * 3_600);
-/// The largest page `ListRecentCallRecords` serves.
-const PAGE_SIZE: u32 = 100;
 
 /// One timed run: what it moved, how long it took, and what the process doing it used.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -127,15 +116,21 @@ pub async fn run(
         args.calls > 0 && args.days > 0,
         "--calls and --days must be positive"
     );
-    let admin_options = PgConnectOptions::from_str(&args.database_url).with_context(|| {
-        format!(
-            "DATABASE_URL {} is not a PostgreSQL URL",
-            redact_url(&args.database_url)
-        )
-    })?;
+    let admin_options =
+        PgConnectOptions::from_str(&args.server.database_url).with_context(|| {
+            format!(
+                "DATABASE_URL {} is not a PostgreSQL URL",
+                redact_url(&args.server.database_url)
+            )
+        })?;
     let mut admin = PgConnection::connect_with(&admin_options)
         .await
-        .with_context(|| format!("cannot connect to {}", redact_url(&args.database_url)))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to {}",
+                redact_url(&args.server.database_url)
+            )
+        })?;
     let postgres = db::server_version(&mut admin).await?;
     let names = Databases::new();
     for name in names.all() {
@@ -199,7 +194,12 @@ async fn measure(
     sim.set_now(anchor);
     let truth = truth_rows(&sim.truth(anchor, None));
     let start = anchor - TimeDelta::days(i64::from(args.days)) - TimeDelta::hours(1);
-    let settings = source_settings(&sim.endpoint(), start, Duration::ZERO)?;
+    let settings = super::simulator_source(
+        SOURCE,
+        &sim.endpoint(),
+        StartFrom::At(start),
+        Duration::ZERO,
+    )?;
     eprintln!(
         "bench: {} calls ({} rows) over {} days, simulator at {}",
         truth.calls,
@@ -287,36 +287,6 @@ fn truth_rows(records: &[Value]) -> RowCounts {
             .map(|r| len(r.get("Recordings"), "Recording"))
             .sum(),
     }
-}
-
-fn source_settings(
-    endpoint: &str,
-    start: DateTime<Utc>,
-    lookback: Duration,
-) -> anyhow::Result<SourceSettings> {
-    let key = AccessKey::demo();
-    Ok(SourceSettings {
-        name: SOURCE.to_owned(),
-        instance_id: DEMO_INSTANCE_ID.to_owned(),
-        client: ClientSettings {
-            endpoint: reqwest::Url::parse(endpoint)?,
-            connect_timeout: Duration::from_secs(5),
-            read_timeout: Duration::from_secs(30),
-        },
-        credentials: SourceCredentials::Keys {
-            access_key_id: key.id,
-            access_key_secret: SecretString::from(key.secret),
-        },
-        start_from: StartFrom::At(start),
-        lookback,
-        interval: Duration::from_secs(60),
-        chunk: CHUNK,
-        page_size: PAGE_SIZE,
-        max_requests_per_second: 10_000.0,
-        retry_for: Duration::from_secs(30),
-        reconcile_every: None,
-        reconcile_span: Duration::from_secs(48 * 3_600),
-    })
 }
 
 fn database_url(admin: &PgConnectOptions, database: &str) -> String {
@@ -492,7 +462,7 @@ async fn serve_all(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Timed> {
     let started = Instant::now();
-    let windows = window::chunks(start, end, CHUNK);
+    let windows = window::chunks(start, end, super::CHUNK);
     let fetched = futures::stream::iter(windows)
         .map(|w| async move {
             let (sender, mut pages) = mpsc::channel(8);

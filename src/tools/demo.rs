@@ -2,23 +2,20 @@
 //! summary checked against the simulator's ground truth, and the queries a dashboard would run.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use secrecy::SecretString;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
-use ccc_sync::ccc::ClientSettings;
-use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom, redact_url};
+use ccc_sync::config::{StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
-use ccc_sync::scheduler::{self, Source};
+use ccc_sync::scheduler::{self, Progress, Source, Unit};
 use ccc_sync::startup::ReadySource;
 use ccc_sync::writer;
 
@@ -28,15 +25,8 @@ pub const DEMO_SOURCE: &str = "demo";
 /// Options of `ccc-sync demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// The PostgreSQL server: any database on it that the role may connect to. The demo syncs into a
-    /// database of its own there (`--database`), which it creates when missing.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub server: super::Server,
     /// The demo's own database on that server; its earlier demo rows are replaced on every run.
     #[arg(long, default_value = "ccc_sync_demo", value_parser = plain_identifier)]
     pub database: String,
@@ -74,15 +64,18 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
         sim.endpoint()
     );
 
-    let server = PgConnectOptions::from_str(&args.database_url).with_context(|| {
+    let server = PgConnectOptions::from_str(&args.server.database_url).with_context(|| {
         format!(
             "DATABASE_URL {} is not a PostgreSQL URL",
-            redact_url(&args.database_url)
+            redact_url(&args.server.database_url)
         )
     })?;
-    let mut admin = PgConnection::connect_with(&server)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact_url(&args.database_url)))?;
+    let mut admin = PgConnection::connect_with(&server).await.with_context(|| {
+        format!(
+            "cannot connect to {}",
+            redact_url(&args.server.database_url)
+        )
+    })?;
     let created = db::create_database_if_missing(&mut admin, &args.database)
         .await
         .with_context(|| {
@@ -94,7 +87,7 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     admin.close().await?;
     let options = server.database(&args.database);
     let display_url = {
-        let mut url = reqwest::Url::parse(&args.database_url)?;
+        let mut url = reqwest::Url::parse(&args.server.database_url)?;
         url.set_path(&args.database);
         redact_url(url.as_str())
     };
@@ -114,12 +107,17 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
         args.database
     );
 
-    let source = ReadySource::with_own_keys(demo_source(&sim.endpoint(), args.days)?)
-        .context("the demo source names its key")?;
+    let source = ReadySource::with_own_keys(super::simulator_source(
+        DEMO_SOURCE,
+        &sim.endpoint(),
+        StartFrom::Ago(Duration::from_secs(u64::from(args.days) * 86_400 + 3_600)),
+        Duration::ZERO,
+    )?)
+    .context("the demo source names its key")?;
     let source = Source::new(source)?;
     let sync_started = Instant::now();
     let expected = sim.truth(anchor, None).len();
-    let progress = tokio::spawn(show_progress(pool.clone(), expected, sync_started));
+    let progress = tokio::spawn(show_progress(pool.clone(), expected));
     let pass = scheduler::sync_source(&pool, &source, anchor, &cancel).await;
     progress.abort();
     let pass = pass.context("the demo sync failed")?;
@@ -172,76 +170,15 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     Ok(out)
 }
 
-fn demo_source(endpoint: &str, days: u32) -> anyhow::Result<SourceSettings> {
-    let demo = AccessKey::demo();
-    Ok(SourceSettings {
-        name: DEMO_SOURCE.to_owned(),
-        instance_id: DEMO_INSTANCE_ID.to_owned(),
-        client: ClientSettings {
-            endpoint: reqwest::Url::parse(endpoint)?,
-            connect_timeout: Duration::from_secs(5),
-            read_timeout: Duration::from_secs(10),
-        },
-        credentials: SourceCredentials::Keys {
-            access_key_id: demo.id.clone(),
-            access_key_secret: SecretString::from(demo.secret),
-        },
-        start_from: StartFrom::Ago(Duration::from_secs(u64::from(days) * 86_400 + 3_600)),
-        lookback: Duration::ZERO,
-        interval: Duration::from_secs(60),
-        chunk: Duration::from_secs(6 * 3_600),
-        page_size: 100,
-        max_requests_per_second: 10_000.0,
-        retry_for: Duration::from_secs(30),
-        reconcile_every: None,
-        reconcile_span: Duration::from_secs(48 * 3_600),
-    })
-}
-
-/// Committed calls as windows land: a bar on a terminal, a line every few seconds otherwise.
-async fn show_progress(pool: PgPool, expected: usize, started: Instant) {
-    let terminal = std::io::stdout().is_terminal();
-    let tick = if terminal {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(2)
-    };
+/// Committed calls as windows land, until the task is aborted: a bar on a terminal, log lines otherwise.
+async fn show_progress(pool: PgPool, expected: usize) {
+    let mut progress = Progress::start(DEMO_SOURCE, Unit::Calls, expected as u64);
     loop {
-        tokio::time::sleep(tick).await;
-        let Ok(done) = reads::row_counts(&pool, Some(DEMO_INSTANCE_ID)).await else {
-            continue;
-        };
-        let done = done.calls as usize;
-        let line = progress_line(done, expected, started.elapsed());
-        if terminal {
-            print!("\r{line}");
-        } else {
-            println!("{line}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(done) = reads::row_counts(&pool, Some(DEMO_INSTANCE_ID)).await {
+            progress.update(done.calls, done.calls);
         }
-        let _ = std::io::stdout().flush();
     }
-}
-
-/// `[#####     ] 12000/20000 calls, 8000/s, ETA 1s`
-pub fn progress_line(done: usize, total: usize, elapsed: Duration) -> String {
-    let total = total.max(1);
-    let filled = (done.min(total) * 30) / total;
-    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
-    let eta = if rate > 0.0 {
-        (total.saturating_sub(done)) as f64 / rate
-    } else {
-        f64::INFINITY
-    };
-    format!(
-        "[{}{}] {done}/{total} calls, {rate:.0}/s, ETA {}",
-        "#".repeat(filled),
-        " ".repeat(30 - filled),
-        if eta.is_finite() {
-            format!("{eta:.0}s")
-        } else {
-            "?".to_owned()
-        }
-    )
 }
 
 /// A query's answer as an aligned text table, column widths counted in display cells (Chinese names are
@@ -277,20 +214,6 @@ fn plain_identifier(name: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_progress_line_shows_count_rate_and_eta() {
-        let line = progress_line(5_000, 20_000, Duration::from_secs(1));
-        assert_eq!(
-            line,
-            format!(
-                "[{}{}] 5000/20000 calls, 5000/s, ETA 3s",
-                "#".repeat(7),
-                " ".repeat(23)
-            )
-        );
-        assert!(progress_line(0, 10, Duration::from_secs(1)).ends_with("ETA ?"));
-    }
 
     #[test]
     fn only_plain_lowercase_database_names_are_accepted() {
