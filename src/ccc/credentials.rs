@@ -1,5 +1,5 @@
 //! AccessKey credentials and where they come from: keys fixed at start-up, secret files re-read for each
-//! request, or temporary STS credentials ([`sts`] for OIDC / RRSA, [`ecs`] for an ECS RAM role) cached and
+//! request, or temporary STS credentials (`sts` for OIDC / RRSA, `ecs` for an ECS RAM role) cached and
 //! fetched again [`REFRESH_MARGIN`] before they expire. [`chain`] finds them the way the official SDKs do
 //! when a source names no keys.
 //!

@@ -1,5 +1,5 @@
 //! The CCC client: the wire format ([`wire`]), errors ([`error`]), credentials ([`credentials`]), the signed
-//! HTTP call ([`client`]), the name it gives itself ([`identity`]) and keeping credentials out of what
+//! HTTP call ([`client`]), the name it gives itself (`identity`) and keeping credentials out of what
 //! errors say (`redact`). Signature v1 itself is the `ccc-signature` crate, shared with the simulator.
 
 pub mod client;
