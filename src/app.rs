@@ -17,7 +17,7 @@ use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
 use crate::startup::Ready;
 use crate::window::Window;
-use crate::{db, retry::RetryPolicy};
+use crate::{db, retry::RetryPolicy, writer};
 
 /// A failure after the configuration was accepted; the process exits with status 1.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ impl App {
     /// Writes the configuration's warehouse settings where the BI views read them.
     async fn apply_warehouse_settings(&self) -> Result<(), AppError> {
         let zone = self.settings.warehouse.business_time_zone.name();
-        match db::set_business_time_zone(&self.pool, zone).await {
+        match writer::set_business_time_zone(&self.pool, zone).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::Usage(unknown_zone(zone))),
             Err(e) => Err(self.db_error(e)),

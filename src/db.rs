@@ -66,22 +66,6 @@ pub async fn knows_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Er
         .await
 }
 
-/// Writes the configured business time zone to `ccc.settings` (a change re-dates calls and legs).
-/// `Ok(false)` when PostgreSQL does not know the zone.
-pub(crate) async fn set_business_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE ccc.settings SET business_time_zone = $1 WHERE business_time_zone IS DISTINCT FROM $1",
-    )
-    .bind(zone)
-    .execute(pool)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514") => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 /// The server's version, as `SHOW server_version` prints it.
 pub async fn server_version(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SHOW server_version")
