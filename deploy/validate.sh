@@ -164,8 +164,13 @@ config_accepted() { # FILE [ENV=VALUE...]
   shift
   env -i "$@" "$BIN" --config "$file" check --offline
 }
-# The unit's Environment= lines, with %d (the credentials directory) expanded to a scratch one.
+# The unit's Environment= lines, with %d (the credentials directory) expanded to a scratch one that holds a
+# placeholder for each LoadCredential= (start-up checks that secret files are readable and non-empty).
 mapfile -t UNIT_ENV < <(sed -n 's/^Environment=//p' "$UNIT" | sed "s|%d|$WORK/credentials|g")
+mkdir -p "$WORK/credentials"
+while IFS= read -r credential; do
+  echo "placeholder-$credential" >"$WORK/credentials/$credential"
+done < <(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$UNIT")
 check "deploy/systemd/config.example.toml, with the unit's Environment= lines" \
   config_accepted deploy/systemd/config.example.toml "${UNIT_ENV[@]}"
 # The Secret's files (secret.example.yaml's values) in a scratch directory, the config pointed at them.
