@@ -21,7 +21,7 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{self as simulator, AccessKey};
 use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
@@ -176,22 +176,7 @@ async fn measure(
     cancel: &CancellationToken,
 ) -> anyhow::Result<BenchReport> {
     let anchor = window::to_ms(Utc::now());
-    let sim = simulator::start(
-        SimulatorConfig {
-            calls: args.calls,
-            days: args.days,
-            keys: vec![AccessKey::demo()],
-            instance_ids: vec![DEMO_INSTANCE_ID.to_owned()],
-            write_delay: Duration::ZERO,
-            anchor,
-            ..SimulatorConfig::default()
-        },
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("cannot listen on loopback")?,
-    )
-    .await?;
-    sim.set_now(anchor);
+    let sim = super::start_simulator(args.calls, args.days, anchor).await?;
     let truth = truth_rows(&sim.truth(anchor, None));
     let start = anchor - TimeDelta::days(i64::from(args.days)) - TimeDelta::hours(1);
     let settings = super::simulator_source(

@@ -11,7 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use ccc_simulator::{self as simulator, AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::DEMO_INSTANCE_ID;
 use ccc_sync::config::{StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
@@ -42,21 +42,7 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<String> {
     let started = Instant::now();
     let anchor = Utc::now();
-    let sim_config = SimulatorConfig {
-        calls: args.calls,
-        days: args.days,
-        keys: vec![AccessKey::demo()],
-        instance_ids: vec![DEMO_INSTANCE_ID.to_owned()],
-        write_delay: Duration::ZERO,
-        anchor,
-        ..SimulatorConfig::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot listen on loopback")?;
-    let sim = simulator::start(sim_config, listener).await?;
-    // The data clock stands still at the anchor, so what the sync sees and the ground truth are one instant.
-    sim.set_now(anchor);
+    let sim = super::start_simulator(args.calls, args.days, anchor).await?;
     println!(
         "Simulator: {} calls over {} days at {}",
         args.calls,

@@ -6,9 +6,11 @@ pub mod demo;
 
 use std::time::Duration;
 
-use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID};
+use anyhow::Context as _;
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig, SimulatorHandle};
 use ccc_sync::ccc::ClientSettings;
 use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 /// The PostgreSQL server a tool works on, named by a URL of any database on it the role may connect to.
@@ -22,6 +24,31 @@ pub struct Server {
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// The simulator on a loopback port: `calls` over `days` on its demo instance, signed with its demo key,
+/// each call visible as soon as it ends, and its data clock standing still at `anchor`, so that what a sync
+/// sees and the ground truth are one instant.
+pub async fn start_simulator(
+    calls: usize,
+    days: u32,
+    anchor: DateTime<Utc>,
+) -> anyhow::Result<SimulatorHandle> {
+    let config = SimulatorConfig {
+        calls,
+        days,
+        keys: vec![AccessKey::demo()],
+        instance_ids: vec![DEMO_INSTANCE_ID.to_owned()],
+        write_delay: Duration::ZERO,
+        anchor,
+        ..SimulatorConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on loopback")?;
+    let sim = ccc_simulator::start(config, listener).await?;
+    sim.set_now(anchor);
+    Ok(sim)
 }
 
 /// A source `name` on the simulator at `endpoint`: its demo instance and key, 6-hour windows of 100-record
