@@ -76,18 +76,19 @@ impl App {
         })
     }
 
-    fn db_error(&self, error: impl std::fmt::Display) -> AppError {
+    /// A database failure with its cause and the redacted URL (see [`db::explain`]).
+    async fn db_error(&self, error: impl std::error::Error + Send + Sync + 'static) -> AppError {
         AppError::Database {
             url: self.settings.database.display_url.clone(),
-            error: error.to_string(),
+            error: db::explain(&self.pool, &error).await,
         }
     }
 
     /// Applies the migrations once; `ccc-sync migrate` and the one-shot commands.
     pub async fn migrate(&self) -> Result<(), AppError> {
-        db::migrate(&self.pool)
-            .await
-            .map_err(|e| self.db_error(e))?;
+        if let Err(e) = db::migrate(&self.pool).await {
+            return Err(self.db_error(e).await);
+        }
         self.apply_warehouse_settings().await?;
         tracing::info!(database = %self.settings.database.display_url, "Migrations applied");
         Ok(())
@@ -99,7 +100,7 @@ impl App {
         match writer::set_business_time_zone(&self.pool, zone).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::Usage(unknown_zone(zone))),
-            Err(e) => Err(self.db_error(e)),
+            Err(e) => Err(self.db_error(e).await),
         }
     }
 
@@ -112,8 +113,9 @@ impl App {
                 Ok(()) => return true,
                 Err(e) => {
                     let wait = waits.next_wait();
+                    let error = db::explain(&self.pool, &e).await;
                     tracing::error!(
-                        database = %self.settings.database.display_url, error = %e,
+                        database = %self.settings.database.display_url, error = %error,
                         retry_in_ms = wait.as_millis() as u64, "Database not ready; will try again"
                     );
                     tokio::select! {
@@ -200,7 +202,7 @@ impl App {
                     owned.push(source.clone());
                 }
                 Ok(None) => outcomes.push(OnceOutcome::HeldElsewhere(source.name().to_owned())),
-                Err(e) => return Err(self.db_error(e)),
+                Err(e) => return Err(self.db_error(e).await),
             }
         }
         let results = scheduler::sync_once(&self.pool, &owned, Utc::now(), cancel).await;
@@ -255,9 +257,10 @@ impl App {
 
     /// `ccc-sync status`: per source, the watermark, the lag and the last run.
     pub async fn status(&self) -> Result<String, AppError> {
-        let rows = reads::source_statuses(&self.pool)
-            .await
-            .map_err(|e| self.db_error(e))?;
+        let rows = match reads::source_statuses(&self.pool).await {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.db_error(e).await),
+        };
         Ok(render_status(&rows, &self.sources, Utc::now()))
     }
 
@@ -282,8 +285,9 @@ impl App {
                 ok = false;
                 let _ = writeln!(
                     out,
-                    "database: FAILED ({}): {e}",
-                    self.settings.database.display_url
+                    "database: FAILED ({}): {}",
+                    self.settings.database.display_url,
+                    db::explain(&self.pool, &e).await
                 );
             }
         }

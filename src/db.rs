@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 
 /// The migrations in `migrations/`, compiled into the binary, with their history kept in `ccc`.
 pub(crate) fn migrator() -> Migrator {
@@ -55,6 +55,58 @@ pub fn pool(options: PgConnectOptions, max_connections: u32, acquire_timeout: Du
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options.application_name("ccc-sync"))
+}
+
+/// A database error as an operator should read it. A pool timeout hides why no connection opened, so then
+/// one direct attempt with the pool's options, bounded by its acquire timeout, names the cause (refused,
+/// DNS, TLS, authentication). PostgreSQL's own source position (`… at line 334`) is left out.
+pub async fn explain(
+    pool: &PgPool,
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+) -> String {
+    let text = without_source_position(&error.to_string()).to_owned();
+    if !timed_out(error) {
+        return text;
+    }
+    match connect_failure(pool, pool.options().get_acquire_timeout()).await {
+        Some(cause) => format!("{text}: {cause}"),
+        None => text,
+    }
+}
+
+/// Why a new connection with the pool's options does not open within `within`; `None` when it opens.
+pub async fn connect_failure(pool: &PgPool, within: Duration) -> Option<String> {
+    let options = pool.connect_options();
+    match tokio::time::timeout(within, PgConnection::connect_with(&options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            None
+        }
+        Ok(Err(e)) => Some(without_source_position(&e.to_string()).to_owned()),
+        Err(_) => Some(format!(
+            "connecting did not finish within {} ms",
+            within.as_millis()
+        )),
+    }
+}
+
+/// Whether `error`, or an error it wraps, is the pool's acquire timeout.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source())
+        .any(|e| matches!(e.downcast_ref(), Some(sqlx::Error::PoolTimedOut)))
+}
+
+/// `text` without the ` at line N` PostgreSQL appends to its messages: a line of its C source, which
+/// means nothing to an operator.
+pub(crate) fn without_source_position(text: &str) -> &str {
+    let Some((message, line)) = text.trim_end().rsplit_once(" at line ") else {
+        return text;
+    };
+    if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) {
+        message
+    } else {
+        text
+    }
 }
 
 /// Whether PostgreSQL knows `zone` by that name, as `ccc.settings.business_time_zone` requires. Its
@@ -120,4 +172,30 @@ pub async fn next_transaction_id(conn: &mut PgConnection) -> Result<i64, sqlx::E
     sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8")
         .fetch_one(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_source_position;
+
+    #[test]
+    fn postgresql_source_positions_are_stripped_and_nothing_else() {
+        assert_eq!(
+            without_source_position(
+                "error returned from database: password authentication failed for user \"writer\" at line 334"
+            ),
+            "error returned from database: password authentication failed for user \"writer\""
+        );
+        assert_eq!(
+            without_source_position("database \"x\" does not exist at line 1032\n"),
+            "database \"x\" does not exist"
+        );
+        for kept in [
+            "connection refused",
+            "syntax error at line 3 of the statement",
+            "stopped at line ",
+        ] {
+            assert_eq!(without_source_position(kept), kept);
+        }
+    }
 }

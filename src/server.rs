@@ -56,8 +56,16 @@ async fn readyz(State(state): State<ServerState>) -> Response {
     match db {
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => problems.push("migrations are not applied".to_owned()),
-        Ok(Err(e)) => problems.push(format!("database unreachable: {e}")),
-        Err(_) => problems.push("database did not answer within 2 s".to_owned()),
+        Ok(Err(e)) => problems.push(format!(
+            "database unreachable: {}",
+            crate::db::explain(&state.pool, &e).await
+        )),
+        Err(_) => problems.push(
+            match crate::db::connect_failure(&state.pool, Duration::from_secs(2)).await {
+                Some(cause) => format!("database did not answer within 2 s: {cause}"),
+                None => "database did not answer within 2 s".to_owned(),
+            },
+        ),
     }
     if !state.health.migrated() {
         problems
