@@ -13,11 +13,16 @@ use crate::config::Settings;
 use crate::health::Health;
 use crate::lock::SourceLock;
 use crate::reads::{self, SourceStatus};
+use crate::retry::{GaveUp, RetryPolicy, retry};
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
 use crate::startup::Ready;
 use crate::window::Window;
-use crate::{db, retry::RetryPolicy, writer};
+use crate::{db, writer};
+
+/// How long `check` retries a transient CCC error (a 503, a throttle) before it gives its verdict, so a
+/// deploy gate does not fail at random.
+const CHECK_RETRY_FOR: Duration = Duration::from_secs(15);
 
 /// A failure after the configuration was accepted; the process exits with status 1.
 #[derive(Debug, thiserror::Error)]
@@ -308,21 +313,41 @@ impl App {
             let key = &source.credentials;
             let endpoint = &source.settings.client.endpoint;
             match crate::ccc::CccClient::new(&source.settings.client, source.credentials.clone()) {
-                Ok(client) => match client.list_recent_call_records(&request).await {
-                    Ok(page) => {
-                        let _ = writeln!(
-                            out,
-                            "source {name}: ok ({endpoint}, {key}, RequestId {})",
-                            page.request_id
-                        );
+                Ok(client) => {
+                    let mut retried = Vec::new();
+                    let answer = retry(
+                        &RetryPolicy::requests(CHECK_RETRY_FOR),
+                        &CancellationToken::new(),
+                        || client.list_recent_call_records(&request),
+                        |e, _, _| retried.push(e.to_string()),
+                    )
+                    .await;
+                    let retried = match retried.last() {
+                        Some(last) => format!("; retried {}×, last: {last}", retried.len()),
+                        None => String::new(),
+                    };
+                    match answer {
+                        Ok(page) => {
+                            let _ = writeln!(
+                                out,
+                                "source {name}: ok ({endpoint}, {key}, RequestId {}{retried})",
+                                page.request_id
+                            );
+                        }
+                        Err(GaveUp::Failed { error, .. }) => {
+                            ok = false;
+                            let hint = error
+                                .hint()
+                                .map(|h| format!(" Fix: {h}."))
+                                .unwrap_or_default();
+                            let _ = writeln!(
+                                out,
+                                "source {name}: FAILED ({endpoint}, {key}{retried}): {error}.{hint}"
+                            );
+                        }
+                        Err(GaveUp::Cancelled) => unreachable!("check's token is never cancelled"),
                     }
-                    Err(e) => {
-                        ok = false;
-                        let hint = e.hint().map(|h| format!(" Fix: {h}.")).unwrap_or_default();
-                        let _ =
-                            writeln!(out, "source {name}: FAILED ({endpoint}, {key}): {e}.{hint}");
-                    }
-                },
+                }
                 Err(e) => {
                     ok = false;
                     let _ = writeln!(out, "source {name}: FAILED: {e}");
