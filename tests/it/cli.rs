@@ -2,7 +2,9 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
+use ccc_simulator::PageFault;
 use chrono::{TimeDelta, Utc};
 
 use crate::support::TestDb;
@@ -124,4 +126,75 @@ async fn check_gives_a_verdict_and_the_fix_for_a_wrong_secret() {
     );
     assert!(all.contains("verdict: NOT ready"), "{all}");
     assert!(!all.contains("wrong-secret-123"), "{all}");
+}
+
+#[tokio::test]
+async fn check_names_why_the_database_refuses_with_the_url_redacted_and_quickly() {
+    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = daemon::free_port();
+    let url = format!("postgres://writer:Db-Pw-4417@127.0.0.1:{port}/warehouse");
+    let config = Config::new(&url)
+        .acquire_timeout("1s")
+        .source(source(dir.path(), &sim.endpoint(), SECRET))
+        .write(dir.path(), "ccc-sync.toml");
+    let started = std::time::Instant::now();
+    let out = ccc_sync(&config, &["check"]).await;
+    let all = printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.to_lowercase().contains("connection refused"),
+        "the cause is named: {all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "postgres://writer:REDACTED@127.0.0.1:{port}/warehouse"
+        )),
+        "{all}"
+    );
+    assert!(!all.contains("Db-Pw-4417"), "{all}");
+    assert!(all.contains("verdict: NOT ready"), "{all}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn check_retries_a_transient_503_and_says_so_but_fails_a_wrong_secret_at_once() {
+    let db = TestDb::new().await;
+    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
+    sim.fail_page(PageFault {
+        page: 1,
+        times: 1,
+        status: 503,
+        body: ccc::error_body(
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        ),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
+    let out = ccc_sync(&good, &["check"]).await;
+    let all = printed(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("verdict: ready"), "{all}");
+    assert!(
+        all.contains("retried 1×") && all.contains("ServiceUnavailable"),
+        "the retry is reported: {all}"
+    );
+
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let wrong = source(dir2.path(), &sim.endpoint(), "wrong-secret-456");
+    let bad = config(dir2.path(), &db, wrong);
+    let out = ccc_sync(&bad, &["check"]).await;
+    let all = printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("SignatureDoesNotMatch"), "{all}");
+    assert!(
+        !all.contains("retried"),
+        "a bad signature is not retried: {all}"
+    );
+    assert!(all.contains("verdict: NOT ready"), "{all}");
 }
