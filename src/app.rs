@@ -322,15 +322,16 @@ impl App {
                         |e, _, _| retried.push(e.to_string()),
                     )
                     .await;
-                    let retried = match retried.last() {
-                        Some(last) => format!("; retried {}×, last: {last}", retried.len()),
-                        None => String::new(),
+                    let times = match retried.len() {
+                        0 => String::new(),
+                        n => format!("; retried {n}×"),
                     };
                     match answer {
                         Ok(page) => {
+                            let last = retried.last().map(|e| format!(": {e}")).unwrap_or_default();
                             let _ = writeln!(
                                 out,
-                                "source {name}: ok ({endpoint}, {key}, RequestId {}{retried})",
+                                "source {name}: ok ({endpoint}, {key}, RequestId {}{times}{last})",
                                 page.request_id
                             );
                         }
@@ -342,7 +343,7 @@ impl App {
                                 .unwrap_or_default();
                             let _ = writeln!(
                                 out,
-                                "source {name}: FAILED ({endpoint}, {key}{retried}): {error}.{hint}"
+                                "source {name}: FAILED ({endpoint}, {key}{times}): {error}.{hint}"
                             );
                         }
                         Err(GaveUp::Cancelled) => unreachable!("check's token is never cancelled"),

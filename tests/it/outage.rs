@@ -139,6 +139,10 @@ async fn a_daemon_waiting_for_its_database_is_alive_not_ready_and_stops_cleanly_
         why.contains("database") && why.contains("migrations"),
         "{why}"
     );
+    assert!(
+        why.to_lowercase().contains("connection refused"),
+        "the cause is named: {why}"
+    );
 
     let pid = daemon.child.id().to_string();
     assert!(
