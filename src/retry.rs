@@ -51,8 +51,7 @@ impl RetryPolicy {
     pub(crate) fn intervals(&self) -> Intervals {
         Intervals {
             cap: self.max_interval,
-            backoff: 
-            ExponentialBackoffBuilder::new()
+            backoff: ExponentialBackoffBuilder::new()
                 .with_initial_interval(self.initial)
                 .with_max_interval(self.max_interval)
                 .with_multiplier(self.multiplier)
@@ -72,7 +71,10 @@ pub(crate) struct Intervals {
 
 impl Intervals {
     pub(crate) fn next_wait(&mut self) -> Duration {
-        self.backoff.next_backoff().unwrap_or(self.cap).min(self.cap)
+        self.backoff
+            .next_backoff()
+            .unwrap_or(self.cap)
+            .min(self.cap)
     }
 
     pub(crate) fn reset(&mut self) {
@@ -261,7 +263,7 @@ mod tests {
             waits.iter().max()
         );
         assert!(
-            waits.iter().any(|w| *w == policy.max_interval),
+            waits.contains(&policy.max_interval),
             "the waits reach the cap"
         );
     }
