@@ -1,5 +1,10 @@
 //! The `ccc-sync` command line: parse arguments, set up logs, load the config, call the library.
 //!
+//! Stdout holds one format. `status`, `check`, `demo` and `bench` print a report for a person there, so
+//! their logs go to stderr; every other command logs to stdout, and with JSON logs its summary is one more
+//! JSON line. A runtime failure is told once: a JSON `error` event, or a `ccc-sync: …` line on stderr with
+//! readable logs. A usage or configuration error is a `ccc-sync: …` line on stderr in either format.
+//!
 //! Exit status: 0 success, 1 a runtime failure (database, API, a failed source), 2 a usage or
 //! configuration error (nothing was touched), 130 a second interrupt.
 
@@ -13,7 +18,7 @@ mod tools;
 
 use ccc_sync::app::{self, App};
 use ccc_sync::startup;
-use ccc_sync::telemetry::{self, LogFormat};
+use ccc_sync::telemetry::{self, LogFormat, LogStream};
 
 #[derive(Parser)]
 #[command(
@@ -86,7 +91,7 @@ fn main() -> ExitCode {
     }
     .filter(|_| std::env::var_os("RUST_LOG").is_none());
     let level = cli.log_level.as_deref().or(quiet);
-    telemetry::init(cli.log_format, level);
+    let json = telemetry::init(cli.log_format, level, log_stream(&cli.command));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -106,9 +111,23 @@ fn main() -> ExitCode {
                     .map(|report| print!("{report}")),
             ),
             Command::Bench(args) => standalone(bench(args, cancel).await),
-            command => with_config(&cli.config, command, cancel).await,
+            command => with_config(&cli.config, command, json, cancel).await,
         }
     })
+}
+
+/// Commands whose stdout is a report for a person log to stderr, so that stdout holds one format.
+fn log_stream(command: &Command) -> LogStream {
+    match command {
+        Command::Status | Command::Check { .. } | Command::Demo(_) | Command::Bench(_) => {
+            LogStream::Stderr
+        }
+        Command::Run
+        | Command::Once
+        | Command::Backfill { .. }
+        | Command::Migrate
+        | Command::Simulate(_) => LogStream::Stdout,
+    }
 }
 
 /// Runs the bench with this binary as the sync under test and prints its table.
@@ -137,6 +156,7 @@ fn standalone(result: anyhow::Result<()>) -> ExitCode {
 async fn with_config(
     path: &std::path::Path,
     command: Command,
+    json: bool,
     cancel: CancellationToken,
 ) -> ExitCode {
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -154,14 +174,17 @@ async fn with_config(
             return ExitCode::from(2);
         }
     };
-    match execute(command, app, cancel).await {
+    match execute(command, app, json, cancel).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(app::AppError::Usage(e)) => {
             eprintln!("ccc-sync: {e}");
             ExitCode::from(2)
         }
-        Err(e) => {
+        Err(e) if json => {
             tracing::error!(error = %e, "Command failed");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
             eprintln!("ccc-sync: {e}");
             ExitCode::FAILURE
         }
@@ -171,6 +194,7 @@ async fn with_config(
 async fn execute(
     command: Command,
     app: App,
+    json: bool,
     cancel: CancellationToken,
 ) -> Result<(), app::AppError> {
     match command {
@@ -179,12 +203,32 @@ async fn execute(
             for outcome in app.once(&cancel).await? {
                 let (source, pass) = match outcome {
                     app::OnceOutcome::Synced(source, pass) => (source, pass),
+                    app::OnceOutcome::HeldElsewhere(source) if json => {
+                        summary_line(serde_json::json!({
+                            "message": "Source skipped, a running replica holds it",
+                            "source": source,
+                        }));
+                        continue;
+                    }
                     app::OnceOutcome::HeldElsewhere(source) => {
                         println!("{source}: skipped, a running replica holds it");
                         continue;
                     }
                 };
                 let written = pass.written();
+                if json {
+                    summary_line(serde_json::json!({
+                        "message": "Pass summary",
+                        "source": source,
+                        "windows": pass.windows.len(),
+                        "records": pass.records(),
+                        "calls_written": written.calls,
+                        "legs_written": written.legs,
+                        "recordings_written": written.recordings,
+                        "watermark": pass.watermark.to_rfc3339(),
+                    }));
+                    continue;
+                }
                 println!(
                     "{source}: {} window(s), {} record(s), {} call(s) {} leg(s) {} recording(s) written, watermark {}",
                     pass.windows.len(),
@@ -201,6 +245,17 @@ async fn execute(
             let pass = app
                 .backfill(&source, from, to.unwrap_or_else(chrono::Utc::now), &cancel)
                 .await?;
+            if json {
+                summary_line(serde_json::json!({
+                    "message": "Backfill summary",
+                    "source": source,
+                    "windows": pass.windows.len(),
+                    "records": pass.records(),
+                    "rows_written": pass.written().rows(),
+                    "watermark": pass.watermark.to_rfc3339(),
+                }));
+                return Ok(());
+            }
             println!(
                 "{source}: {} window(s), {} record(s), {} row(s) written, watermark {}",
                 pass.windows.len(),
@@ -234,6 +289,31 @@ async fn execute(
                 Err(app::AppError::CheckFailed)
             }
         }
+    }
+}
+
+/// A command's summary as one JSON line shaped like the log lines before it.
+#[derive(serde::Serialize)]
+struct SummaryLine {
+    timestamp: String,
+    level: &'static str,
+    target: &'static str,
+    /// `message` and the summary's own fields.
+    #[serde(flatten)]
+    fields: serde_json::Value,
+}
+
+/// Prints a summary line. It is the command's result, not a log, so `--log-level` does not hide it.
+fn summary_line(fields: serde_json::Value) {
+    let line = SummaryLine {
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        level: "INFO",
+        target: "ccc_sync::summary",
+        fields,
+    };
+    match serde_json::to_string(&line) {
+        Ok(line) => println!("{line}"),
+        Err(e) => tracing::error!(error = %e, "Cannot print the summary"),
     }
 }
 

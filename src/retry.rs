@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RetryPolicy {
     pub initial: Duration,
-    /// The cap on one wait (before `x-acs-retry-after`, which may ask for more).
+    /// The cap on one wait, jitter included; only `x-acs-retry-after` may ask for more.
     pub max_interval: Duration,
     pub multiplier: f64,
     /// Each wait is drawn from `interval × [1 − r, 1 + r]`, so replicas do not retry in step.
@@ -49,28 +49,36 @@ impl RetryPolicy {
 
     /// The intervals of one retry sequence.
     pub(crate) fn intervals(&self) -> Intervals {
-        Intervals(
-            ExponentialBackoffBuilder::new()
+        Intervals {
+            cap: self.max_interval,
+            backoff: ExponentialBackoffBuilder::new()
                 .with_initial_interval(self.initial)
                 .with_max_interval(self.max_interval)
                 .with_multiplier(self.multiplier)
                 .with_randomization_factor(self.jitter)
                 .with_max_elapsed_time(None)
                 .build(),
-        )
+        }
     }
 }
 
-/// An endless sequence of growing, jittered waits.
-pub(crate) struct Intervals(backoff::ExponentialBackoff);
+/// An endless sequence of growing, jittered waits, none longer than the cap.
+pub(crate) struct Intervals {
+    /// `backoff` jitters the interval after capping it, so a draw may exceed the cap by the jitter.
+    cap: Duration,
+    backoff: backoff::ExponentialBackoff,
+}
 
 impl Intervals {
     pub(crate) fn next_wait(&mut self) -> Duration {
-        self.0.next_backoff().unwrap_or(self.0.max_interval)
+        self.backoff
+            .next_backoff()
+            .unwrap_or(self.cap)
+            .min(self.cap)
     }
 
     pub(crate) fn reset(&mut self) {
-        self.0.reset();
+        self.backoff.reset();
     }
 }
 
@@ -228,6 +236,10 @@ mod tests {
             "cap 30 s + 30 % jitter: {waits:?}"
         );
         assert!(
+            waits.iter().all(|w| *w <= Duration::from_secs(30)),
+            "jitter never lifts a wait over the 30 s cap: {waits:?}"
+        );
+        assert!(
             waits.iter().any(|w| *w > Duration::from_secs(10)),
             "intervals grow: {waits:?}"
         );
@@ -235,6 +247,45 @@ mod tests {
             start.elapsed() <= Duration::from_secs(300),
             "the budget bounds the total"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_wait_exceeds_the_cap_over_many_draws() {
+        let policy = RetryPolicy::requests(Duration::MAX);
+        let mut waits = Vec::new();
+        for _ in 0..200 {
+            let mut intervals = policy.intervals();
+            waits.extend((0..20).map(|_| intervals.next_wait()));
+        }
+        assert!(
+            waits.iter().all(|w| *w <= policy.max_interval),
+            "longest wait {:?}",
+            waits.iter().max()
+        );
+        assert!(
+            waits.contains(&policy.max_interval),
+            "the waits reach the cap"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_retry_after_lifts_a_wait_over_the_cap() {
+        let after = Duration::from_secs(45);
+        let mut waits = Vec::new();
+        let result: Result<(), _> = retry(
+            &RetryPolicy::requests(Duration::from_secs(100)),
+            &CancellationToken::new(),
+            || async {
+                Err(E {
+                    retryable: true,
+                    after: Some(after),
+                })
+            },
+            |_, wait, _| waits.push(wait),
+        )
+        .await;
+        assert!(matches!(result, Err(GaveUp::Failed { .. })));
+        assert_eq!(waits, [after, after]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -358,7 +358,8 @@ fn run_child(exe: &Path, config: &Path, log: &Path) -> anyhow::Result<(Duration,
     command
         .arg("--config")
         .arg(config)
-        .args(["--log-level", "warn", "once"])
+        // Readable output: the summary line the bench reads back is text.
+        .args(["--log-level", "warn", "--log-format", "pretty", "once"])
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(log)?)
         .stderr(Stdio::inherit());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ccc_simulator::PageFault;
 use chrono::{TimeDelta, Utc};
+use serde_json::{Value, json};
 
 use crate::support::TestDb;
 use crate::support::ccc;
@@ -43,13 +44,7 @@ async fn ccc_sync(config: &Path, args: &[&str]) -> Output {
 #[tokio::test]
 async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numbers() {
     let db = TestDb::new().await;
-    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
-    let start = (Utc::now() - TimeDelta::minutes(30)).timestamp_millis();
-    sim.set_records(
-        (0..7)
-            .map(|i| ccc::record(&format!("C{i}"), start + i, &["1001@ccctest"], 1))
-            .collect(),
-    );
+    let sim = seven_calls().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
 
@@ -57,8 +52,25 @@ async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numb
 
     let all = printed(&out);
     assert!(out.status.success(), "{all}");
-    assert!(
-        all.contains("agent-1912: 1 window(s), 7 record(s), 7 call(s)"),
+    let summary = json_lines(&out.stdout)
+        .into_iter()
+        .find(|line| line["target"] == "ccc_sync::summary")
+        .expect("a summary line");
+    assert_eq!(
+        (
+            &summary["message"],
+            &summary["source"],
+            &summary["windows"],
+            &summary["records"],
+            &summary["calls_written"]
+        ),
+        (
+            &json!("Pass summary"),
+            &json!("agent-1912"),
+            &json!(1),
+            &json!(7),
+            &json!(7)
+        ),
         "{all}"
     );
     assert!(!all.contains(SECRET), "the secret leaked at trace level");
@@ -79,6 +91,123 @@ async fn once_syncs_every_source_and_exits_zero_without_printing_secrets_or_numb
         shown.contains("agent-1912:") && shown.contains("last run      incremental succeeded"),
         "{shown}"
     );
+}
+
+/// Every line of `stdout`, each parsed as JSON: the test fails on the first line that is not.
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect()
+}
+
+/// A simulator serving seven calls of the last half hour to the key `LTAI-cli` with `SECRET`.
+async fn seven_calls() -> ccc_simulator::SimulatorHandle {
+    let sim = ccc::scripted(vec![ccc::key("LTAI-cli", SECRET, None)]).await;
+    let start = (Utc::now() - TimeDelta::minutes(30)).timestamp_millis();
+    sim.set_records(
+        (0..7)
+            .map(|i| ccc::record(&format!("C{i}"), start + i, &["1001@ccctest"], 1))
+            .collect(),
+    );
+    sim
+}
+
+#[tokio::test]
+async fn with_json_logs_a_failing_once_prints_only_json_and_tells_its_error_once() {
+    let db = TestDb::new().await;
+    let sim = seven_calls().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config(
+        dir.path(),
+        &db,
+        source(dir.path(), &sim.endpoint(), "wrong-secret-123"),
+    );
+
+    let out = ccc_sync(&path, &["--log-format", "json", "once"]).await;
+
+    let all = printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let lines = json_lines(&out.stdout);
+    let failures: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "Command failed")
+        .collect();
+    assert_eq!(failures.len(), 1, "{all}");
+    assert_eq!(failures[0]["level"], "ERROR", "{all}");
+    assert!(
+        failures[0]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{all}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "the error is not told twice"
+    );
+    assert!(!all.contains("wrong-secret-123"), "{all}");
+}
+
+#[tokio::test]
+async fn with_pretty_logs_off_a_terminal_once_prints_text_without_colour_escapes() {
+    let db = TestDb::new().await;
+    let sim = seven_calls().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
+
+    let out = ccc_sync(&path, &["--log-format", "pretty", "once"]).await;
+
+    let all = printed(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("agent-1912: 1 window(s), 7 record(s), 7 call(s)")),
+        "{all}"
+    );
+    assert!(all.contains(" INFO "), "trace-level logs are there: {all}");
+    assert!(!all.contains("\x1b["), "{all:?}");
+
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let wrong = config(
+        dir2.path(),
+        &db,
+        source(dir2.path(), &sim.endpoint(), "wrong-secret-123"),
+    );
+    let out = ccc_sync(&wrong, &["--log-format", "pretty", "once"]).await;
+    let all = printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("ccc-sync: ").count(),
+        1,
+        "the error is told once, on stderr: {all}"
+    );
+    assert!(!all.contains("Command failed"), "and not logged too: {all}");
+    assert!(!all.contains("\x1b["), "{all:?}");
+}
+
+#[tokio::test]
+async fn status_and_check_keep_stdout_for_their_report_and_log_to_stderr() {
+    let db = TestDb::new().await;
+    let sim = seven_calls().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config(dir.path(), &db, source(dir.path(), &sim.endpoint(), SECRET));
+
+    let check = ccc_sync(&path, &["--log-format", "json", "check"]).await;
+
+    assert!(check.status.success(), "{}", printed(&check));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("verdict: ready"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_err()),
+        "no log line in the report: {stdout}"
+    );
+    let logs = json_lines(&check.stderr);
+    assert!(!logs.is_empty(), "trace-level logs went to stderr");
 }
 
 #[tokio::test]

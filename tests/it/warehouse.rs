@@ -113,6 +113,39 @@ async fn every_table_view_column_and_function_in_schema_ccc_has_a_comment() {
 }
 
 #[tokio::test]
+async fn no_comment_in_schema_ccc_names_a_privacy_section_that_does_not_exist() {
+    let db = TestDb::new().await;
+
+    let wrong = rows(
+        &db,
+        "SELECT c.relname::text FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'ccc' AND obj_description(c.oid, 'pg_class') LIKE '%[privacy]%' \
+         UNION ALL \
+         SELECT c.relname || '.' || a.attname FROM pg_class AS c \
+         JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+         JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE n.nspname = 'ccc' AND col_description(c.oid, a.attnum) LIKE '%[privacy]%' \
+         UNION ALL \
+         SELECT p.oid::regprocedure::text FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'ccc' AND obj_description(p.oid, 'pg_proc') LIKE '%[privacy]%' \
+         ORDER BY 1",
+    )
+    .await;
+
+    assert_eq!(wrong, Vec::<String>::new(), "the setting is in [warehouse]");
+    let calling = rows(
+        &db,
+        "SELECT col_description('ccc.calls'::regclass, attnum) FROM pg_attribute \
+         WHERE attrelid = 'ccc.calls'::regclass AND attname = 'calling_number'",
+    )
+    .await;
+    assert!(
+        calling[0].contains("[warehouse] phone_numbers"),
+        "{calling:?}"
+    );
+}
+
+#[tokio::test]
 async fn daily_calls_counts_each_call_on_its_business_day_in_asia_shanghai() {
     let db = seeded().await;
 
