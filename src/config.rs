@@ -312,17 +312,45 @@ fn env_key(rest: &str) -> String {
     key
 }
 
-/// The duration at `key` (else `default`), at least `min`.
+/// A bound as a config value: whole days as `7d` (humantime would print `7days`, and `3650d` as years,
+/// months and seconds), anything else as humantime writes it.
+fn shown(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= DAY.as_secs() && secs.is_multiple_of(DAY.as_secs()) && d.subsec_nanos() == 0 {
+        format!("{}d", secs / DAY.as_secs())
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
+/// A day, the unit of the longest bounds.
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// How far back `start_from` may reach as a duration ago: ten years.
+const START_FROM_MAX: Duration = Duration::from_secs(3650 * 86_400);
+
+/// The duration at `key` (else `default`), at least `min` and at most `max`: a value far outside what the
+/// setting means (`interval = "100000d"`) is a mistake, and would overflow date arithmetic.
 fn duration(
     p: &mut Problems,
     key: String,
     value: Option<&str>,
     default: &str,
     min: Duration,
+    max: Duration,
 ) -> Duration {
     let text = value.unwrap_or(default);
     match humantime::parse_duration(text.trim()) {
-        Ok(d) if d >= min => d,
+        Ok(d) if d >= min && d <= max => d,
+        Ok(d) if d > max => {
+            p.add(
+                key,
+                format!("{text:?}"),
+                "is too long",
+                format!("use at most {}", shown(max)),
+            );
+            max
+        }
         Ok(_) => {
             p.add(
                 key,
@@ -400,6 +428,7 @@ fn validate_sync_runs_retention(w: &RawWarehouse, p: &mut Problems) -> Option<Du
             other,
             "30d",
             Duration::from_secs(3600),
+            3650 * DAY,
         )),
     }
 }
@@ -479,6 +508,7 @@ fn validate_database(raw: RawDatabase, p: &mut Problems) -> Option<DatabaseSetti
         raw.acquire_timeout.as_deref(),
         "10s",
         Duration::from_millis(100),
+        Duration::from_secs(600),
     );
     let max_connections = raw.max_connections.unwrap_or(4);
     if !(1..=100).contains(&max_connections) {
@@ -568,7 +598,16 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
                 .unwrap_or_default(),
         ),
         t => match humantime::parse_duration(t.trim()) {
-            Ok(d) => StartFrom::Ago(d),
+            Ok(d) if d <= START_FROM_MAX => StartFrom::Ago(d),
+            Ok(_) => {
+                p.add(
+                    key("start_from"),
+                    format!("{t:?}"),
+                    "is too long ago",
+                    "use at most 3650d, or an RFC 3339 time",
+                );
+                StartFrom::Ago(Duration::ZERO)
+            }
             Err(_) => {
                 p.add(key("start_from"), format!("{t:?}"), "is neither a timestamp nor a duration", "write an RFC 3339 time like \"2026-11-01T00:00:00+08:00\" or a duration ago like \"7d\"");
                 StartFrom::Ago(Duration::ZERO)
@@ -581,6 +620,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.lookback.as_deref(),
         "2h",
         Duration::ZERO,
+        30 * DAY,
     );
     let interval = duration(
         p,
@@ -588,6 +628,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.interval.as_deref(),
         "1m",
         Duration::from_secs(1),
+        DAY,
     );
     let chunk = duration(
         p,
@@ -595,6 +636,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.chunk.as_deref(),
         "6h",
         Duration::from_secs(60),
+        7 * DAY,
     );
     let retry_for = duration(
         p,
@@ -602,6 +644,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.retry_for.as_deref(),
         "2m",
         Duration::ZERO,
+        DAY,
     );
     let connect_timeout = duration(
         p,
@@ -609,6 +652,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.connect_timeout.as_deref(),
         "5s",
         Duration::from_millis(100),
+        Duration::from_secs(600),
     );
     let read_timeout = duration(
         p,
@@ -616,6 +660,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.read_timeout.as_deref(),
         "10s",
         Duration::from_millis(100),
+        Duration::from_secs(600),
     );
     let reconcile_span = duration(
         p,
@@ -623,6 +668,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         s.reconcile_span.as_deref(),
         "48h",
         Duration::from_secs(60),
+        90 * DAY,
     );
     let reconcile_every = match s.reconcile_every.as_deref() {
         Some("off") => None,
@@ -632,6 +678,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
             other,
             "24h",
             Duration::from_secs(60),
+            30 * DAY,
         )),
     };
     let page_size = s.page_size.unwrap_or(100);
@@ -808,6 +855,30 @@ interval = "1m"
         );
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
+    }
+
+    #[test]
+    fn oversized_durations_are_refused_with_the_bound_and_never_overflow() {
+        let text = MINIMAL
+            .replace("interval = \"1m\"", "interval = \"100000d\"")
+            .replace("start_from = \"7d\"", "start_from = \"100000000d\"");
+        let found = problems(
+            &format!("{text}\n[warehouse]\nsync_runs_retention = \"20000d\"\n"),
+            &keys(),
+        );
+        let named = |key: &str, fix: &str| {
+            found
+                .iter()
+                .any(|p| p.key == key && p.to_string().contains(fix))
+        };
+        assert!(named("sources[0].interval", "at most 1d"), "{found:?}");
+        assert!(named("sources[0].start_from", "at most 3650d"), "{found:?}");
+        assert!(
+            named("warehouse.sync_runs_retention", "at most 3650d"),
+            "{found:?}"
+        );
+        let at_the_bound = MINIMAL.replace("interval = \"1m\"", "interval = \"1d\"");
+        assert!(load_text(&at_the_bound, &keys()).is_ok());
     }
 
     #[test]
