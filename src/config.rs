@@ -254,38 +254,281 @@ const DURATION_FIX: &str =
     "write a duration with its unit, like \"90s\", \"15m\", \"2h\" or \"7d\"";
 
 /// Loads `path`, applies the environment, validates. `env` is passed in so tests need not touch the process.
+///
+/// The file and the overrides are first read as a tree, so that every unknown key and every value of the
+/// wrong type is reported at once, each under the variable that set it when it came from the environment,
+/// before the typed validation reports the rest.
 pub(crate) fn load(path: &Path, env: &[(String, String)]) -> Result<Settings, ConfigError> {
     let shown = path.display().to_string();
-    if !path.is_file() {
-        return Err(ConfigError::Load {
-            path: shown,
-            detail: "no such file".into(),
-            fix: "pass --config PATH (or set CCC_SYNC_CONFIG) to a TOML file; README.md shows a minimal one".into(),
-        });
-    }
+    let unreadable = |detail: String, fix: &str| ConfigError::Load {
+        path: shown.clone(),
+        detail,
+        fix: fix.into(),
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(_) if path.is_dir() => {
+            return Err(unreadable(
+                "it is a directory".into(),
+                "pass --config PATH (or set CCC_SYNC_CONFIG) to the TOML file itself, e.g. /etc/ccc-sync/ccc-sync.toml",
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unreadable(
+                "no such file".into(),
+                "pass --config PATH (or set CCC_SYNC_CONFIG) to a TOML file; README.md shows a minimal one",
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(unreadable(
+                format!("permission denied ({e})"),
+                "make the file readable by the user ccc-sync runs as (e.g. chmod 0640 and the daemon's group)",
+            ));
+        }
+        Err(e) => {
+            return Err(unreadable(
+                format!("cannot be read ({e})"),
+                "pass --config PATH (or set CCC_SYNC_CONFIG) to a readable TOML file",
+            ));
+        }
+    };
     let mut builder = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml));
+        .add_source(config::File::from_str(&text, config::FileFormat::Toml));
     let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut origins = Origins::default();
     if let Some(url) = lookup("DATABASE_URL") {
+        origins.set("database.url", "DATABASE_URL");
         builder = builder
             .set_override("database.url", url)
             .map_err(|e| load_error(&shown, e))?;
     }
     for (name, value) in env {
         if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+            let key = env_key(rest);
+            origins.set(&key, name);
             builder = builder
-                .set_override(env_key(rest), value.clone())
+                .set_override(key, value.clone())
                 .map_err(|e| load_error(&shown, e))?;
         }
     }
-    let raw: RawSettings = builder
+    let mut tree: serde_json::Value = builder
         .build()
         .and_then(|c| c.try_deserialize())
         .map_err(|e| load_error(&shown, e))?;
-    validate(raw).map_err(|problems| ConfigError::Invalid {
+    let mut p = Problems::default();
+    shape::check(&mut tree, &origins, &mut p);
+    let raw: RawSettings = serde_json::from_value(tree).map_err(|e| ConfigError::Load {
+        path: shown.clone(),
+        detail: e.to_string(),
+        fix: "correct the TOML (keys are listed in README.md)".into(),
+    })?;
+    let found = match validate(raw) {
+        Ok(settings) if p.is_empty() => return Ok(settings),
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    };
+    p.0.extend(found.into_iter().map(|problem| origins.name(problem)));
+    Err(ConfigError::Invalid {
         path: shown,
-        problems,
+        problems: p.0,
     })
+}
+
+/// Which keys the environment set, and by which variable.
+#[derive(Default)]
+struct Origins(std::collections::BTreeMap<String, String>);
+
+impl Origins {
+    fn set(&mut self, key: &str, variable: &str) {
+        self.0.insert(key.to_owned(), variable.to_owned());
+    }
+
+    fn of(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// `problem` with the variable that set its key named before the key.
+    fn name(&self, mut problem: ConfigProblem) -> ConfigProblem {
+        if let Some(variable) = self.of(&problem.key) {
+            problem.key = format!("{variable} ({})", problem.key);
+            problem.fix = format!(
+                "{} (in the environment: set {variable} so, or unset it)",
+                problem.fix
+            );
+        }
+        problem
+    }
+}
+
+/// The file's shape, checked before typed validation: known keys, and scalars of the kind each key takes.
+/// Values are coerced the way the `config` crate would (`"100"` from the environment to a number), and
+/// whatever cannot be used is reported and removed, so the typed validation can still report the rest.
+mod shape {
+    use serde_json::{Map, Value};
+
+    use super::Origins;
+    use crate::problem::Problems;
+
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Text,
+        WholeNumber,
+        Number,
+    }
+
+    const DATABASE: &[(&str, Kind)] = &[
+        ("url", Kind::Text),
+        ("password_file", Kind::Text),
+        ("max_connections", Kind::WholeNumber),
+        ("acquire_timeout", Kind::Text),
+    ];
+    const SERVER: &[(&str, Kind)] = &[("listen", Kind::Text)];
+    const WAREHOUSE: &[(&str, Kind)] = &[
+        ("business_time_zone", Kind::Text),
+        ("phone_numbers", Kind::Text),
+        ("phone_number_hash_key_file", Kind::Text),
+        ("phone_number_hash_key", Kind::Text),
+        ("sync_runs_retention", Kind::Text),
+    ];
+    const SOURCE: &[(&str, Kind)] = &[
+        ("name", Kind::Text),
+        ("instance_id", Kind::Text),
+        ("endpoint", Kind::Text),
+        ("region", Kind::Text),
+        ("start_from", Kind::Text),
+        ("lookback", Kind::Text),
+        ("interval", Kind::Text),
+        ("chunk", Kind::Text),
+        ("page_size", Kind::WholeNumber),
+        ("max_requests_per_second", Kind::Number),
+        ("retry_for", Kind::Text),
+        ("connect_timeout", Kind::Text),
+        ("read_timeout", Kind::Text),
+        ("reconcile_every", Kind::Text),
+        ("reconcile_span", Kind::Text),
+        ("access_key_id", Kind::Text),
+        ("access_key_secret", Kind::Text),
+        ("access_key_secret_file", Kind::Text),
+        ("security_token_file", Kind::Text),
+    ];
+    const SECRETS: &[&str] = &["url", "phone_number_hash_key", "access_key_secret"];
+
+    pub(super) fn check(tree: &mut Value, origins: &Origins, p: &mut Problems) {
+        let Some(top) = tree.as_object_mut() else {
+            return;
+        };
+        let tables = ["database", "sources", "server", "warehouse"];
+        unknown(top, "", &tables.map(|t| (t, Kind::Text)), origins, p);
+        for (table, keys) in [
+            ("database", DATABASE),
+            ("server", SERVER),
+            ("warehouse", WAREHOUSE),
+        ] {
+            if let Some(Value::Object(fields)) = top.get_mut(table) {
+                fields_of(fields, table, keys, origins, p);
+            }
+        }
+        if let Some(Value::Array(sources)) = top.get_mut("sources") {
+            for (i, source) in sources.iter_mut().enumerate() {
+                if let Value::Object(fields) = source {
+                    fields_of(fields, &format!("sources[{i}]"), SOURCE, origins, p);
+                }
+            }
+        }
+    }
+
+    fn fields_of(
+        fields: &mut Map<String, Value>,
+        table: &str,
+        keys: &[(&str, Kind)],
+        origins: &Origins,
+        p: &mut Problems,
+    ) {
+        unknown(fields, table, keys, origins, p);
+        for (name, kind) in keys {
+            let Some(value) = fields.get_mut(*name) else {
+                continue;
+            };
+            let key = format!("{table}.{name}");
+            if let Some(coerced) = coerce(value, *kind) {
+                *value = coerced;
+                continue;
+            }
+            let shown = if SECRETS.contains(name) {
+                "[REDACTED]".to_owned()
+            } else {
+                value.to_string()
+            };
+            let (problem, fix) = match kind {
+                Kind::Text => ("is not text", "write it as a quoted string"),
+                Kind::WholeNumber => ("is not a whole number", "write a number such as 100"),
+                Kind::Number => ("is not a number", "write a number such as 5 or 0.5"),
+            };
+            p.push_once(origins.name(crate::problem::ConfigProblem {
+                key,
+                value: shown,
+                problem: problem.into(),
+                fix: fix.into(),
+            }));
+            fields.remove(*name);
+        }
+    }
+
+    /// Reports and removes every key of `fields` that `keys` does not know.
+    fn unknown(
+        fields: &mut Map<String, Value>,
+        table: &str,
+        keys: &[(&str, Kind)],
+        origins: &Origins,
+        p: &mut Problems,
+    ) {
+        let known: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+        let strangers: Vec<String> = fields
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for name in strangers {
+            fields.remove(&name);
+            let key = if table.is_empty() {
+                name.clone()
+            } else {
+                format!("{table}.{name}")
+            };
+            p.push_once(origins.name(crate::problem::ConfigProblem {
+                key,
+                value: "(set)".into(),
+                problem: "is not a known key".into(),
+                fix: format!(
+                    "remove it or correct its spelling (unknown keys are refused so typos surface); {} knows: {}",
+                    if table.is_empty() { "the file" } else { table },
+                    known.join(", ")
+                ),
+            }));
+        }
+    }
+
+    /// `value` as the kind wants it, or `None` when it cannot be one.
+    fn coerce(value: &Value, kind: Kind) -> Option<Value> {
+        match (kind, value) {
+            (Kind::Text, Value::String(_)) => Some(value.clone()),
+            (Kind::Text, Value::Number(n)) => Some(Value::String(n.to_string())),
+            (Kind::WholeNumber, Value::Number(n))
+                if n.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)) =>
+            {
+                Some(value.clone())
+            }
+            (Kind::WholeNumber, Value::String(s)) => s.trim().parse::<u32>().ok().map(Value::from),
+            (Kind::Number, Value::Number(_)) => Some(value.clone()),
+            (Kind::Number, Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::from),
+            _ => None,
+        }
+    }
 }
 
 fn load_error(path: &str, e: config::ConfigError) -> ConfigError {
@@ -855,6 +1098,61 @@ interval = "1m"
         );
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
+    }
+
+    #[test]
+    fn a_bad_environment_override_names_its_variable_key_and_fix_beside_every_other_problem() {
+        let mut env = keys();
+        env.push(("CCC_SYNC__SOURCES__0__PAGE_SIZE".into(), "abc".into()));
+        env.push(("CCC_SYNC__SOURCES__0__LOOKBAK".into(), "3h".into()));
+        env.push(("CCC_SYNC__SOURCES__0__INTERVAL".into(), "soon".into()));
+        let text = MINIMAL.replace("lookback = \"2h\"", "lookback = \"2h\"\nchunck = \"1h\"");
+
+        let found = problems(&text, &env);
+
+        let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+        let has = |needles: &[&str]| shown.iter().any(|p| needles.iter().all(|n| p.contains(n)));
+        assert!(
+            has(&[
+                "CCC_SYNC__SOURCES__0__PAGE_SIZE (sources[0].page_size)",
+                "\"abc\"",
+                "whole number",
+                "unset it"
+            ]),
+            "{shown:#?}"
+        );
+        assert!(
+            has(&[
+                "CCC_SYNC__SOURCES__0__LOOKBAK (sources[0].lookbak)",
+                "not a known key",
+                "lookback"
+            ]),
+            "{shown:#?}"
+        );
+        assert!(
+            has(&["sources[0].chunck", "not a known key", "chunk"]),
+            "{shown:#?}"
+        );
+        assert!(
+            has(&[
+                "CCC_SYNC__SOURCES__0__INTERVAL (sources[0].interval)",
+                "not a duration"
+            ]),
+            "{shown:#?}"
+        );
+        assert!(
+            !shown.iter().any(|p| p.contains("correct the TOML")),
+            "{shown:#?}"
+        );
+    }
+
+    #[test]
+    fn a_directory_or_an_unreadable_config_says_which() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = load(dir.path(), &[]).expect_err("a directory");
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let missing = load(&dir.path().join("none.toml"), &[]).expect_err("missing");
+        assert!(missing.to_string().contains("no such file"), "{missing}");
     }
 
     #[test]
