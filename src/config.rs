@@ -376,62 +376,65 @@ mod shape {
         Number,
     }
 
-    const DATABASE: &[(&str, Kind)] = &[
-        ("url", Kind::Text),
-        ("password_file", Kind::Text),
-        ("max_connections", Kind::WholeNumber),
-        ("acquire_timeout", Kind::Text),
-    ];
-    const SERVER: &[(&str, Kind)] = &[("listen", Kind::Text)];
-    const WAREHOUSE: &[(&str, Kind)] = &[
-        ("business_time_zone", Kind::Text),
-        ("phone_numbers", Kind::Text),
-        ("phone_number_hash_key_file", Kind::Text),
-        ("phone_number_hash_key", Kind::Text),
-        ("sync_runs_retention", Kind::Text),
-    ];
-    const SOURCE: &[(&str, Kind)] = &[
-        ("name", Kind::Text),
-        ("instance_id", Kind::Text),
-        ("endpoint", Kind::Text),
-        ("region", Kind::Text),
-        ("start_from", Kind::Text),
-        ("lookback", Kind::Text),
-        ("interval", Kind::Text),
-        ("chunk", Kind::Text),
-        ("page_size", Kind::WholeNumber),
-        ("max_requests_per_second", Kind::Number),
-        ("retry_for", Kind::Text),
-        ("connect_timeout", Kind::Text),
-        ("read_timeout", Kind::Text),
-        ("reconcile_every", Kind::Text),
-        ("reconcile_span", Kind::Text),
-        ("access_key_id", Kind::Text),
-        ("access_key_secret", Kind::Text),
-        ("access_key_secret_file", Kind::Text),
-        ("security_token_file", Kind::Text),
-    ];
+    /// The kind of value a key takes; every key not listed here is text.
+    fn kind(name: &str) -> Kind {
+        match name {
+            "max_connections" | "page_size" => Kind::WholeNumber,
+            "max_requests_per_second" => Kind::Number,
+            _ => Kind::Text,
+        }
+    }
+
     const SECRETS: &[&str] = &["url", "phone_number_hash_key", "access_key_secret"];
+
+    /// The field names serde knows for `T`: the raw settings structs are the one list of known keys.
+    fn keys<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+        use serde::de::{self, Visitor};
+        struct Probe<'a>(&'a mut &'static [&'static str]);
+        impl<'de> de::Deserializer<'de> for Probe<'_> {
+            type Error = de::value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(de::Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                *self.0 = fields;
+                Err(de::Error::custom("fields read"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut fields: &'static [&'static str] = &[];
+        let _ = T::deserialize(Probe(&mut fields));
+        fields
+    }
 
     pub(super) fn check(tree: &mut Value, origins: &Origins, p: &mut Problems) {
         let Some(top) = tree.as_object_mut() else {
             return;
         };
-        let tables = ["database", "sources", "server", "warehouse"];
-        unknown(top, "", &tables.map(|t| (t, Kind::Text)), origins, p);
-        for (table, keys) in [
-            ("database", DATABASE),
-            ("server", SERVER),
-            ("warehouse", WAREHOUSE),
+        unknown(top, "", keys::<super::RawSettings>(), origins, p);
+        for (table, names) in [
+            ("database", keys::<super::RawDatabase>()),
+            ("server", keys::<super::RawServer>()),
+            ("warehouse", keys::<super::RawWarehouse>()),
         ] {
             if let Some(Value::Object(fields)) = top.get_mut(table) {
-                fields_of(fields, table, keys, origins, p);
+                fields_of(fields, table, names, origins, p);
             }
         }
         if let Some(Value::Array(sources)) = top.get_mut("sources") {
             for (i, source) in sources.iter_mut().enumerate() {
                 if let Value::Object(fields) = source {
-                    fields_of(fields, &format!("sources[{i}]"), SOURCE, origins, p);
+                    let table = format!("sources[{i}]");
+                    fields_of(fields, &table, keys::<super::RawSource>(), origins, p);
                 }
             }
         }
@@ -440,17 +443,18 @@ mod shape {
     fn fields_of(
         fields: &mut Map<String, Value>,
         table: &str,
-        keys: &[(&str, Kind)],
+        names: &[&str],
         origins: &Origins,
         p: &mut Problems,
     ) {
-        unknown(fields, table, keys, origins, p);
-        for (name, kind) in keys {
+        unknown(fields, table, names, origins, p);
+        for name in names {
             let Some(value) = fields.get_mut(*name) else {
                 continue;
             };
             let key = format!("{table}.{name}");
-            if let Some(coerced) = coerce(value, *kind) {
+            let kind = kind(name);
+            if let Some(coerced) = coerce(value, kind) {
                 *value = coerced;
                 continue;
             }
@@ -474,15 +478,14 @@ mod shape {
         }
     }
 
-    /// Reports and removes every key of `fields` that `keys` does not know.
+    /// Reports and removes every key of `fields` that `known` does not name.
     fn unknown(
         fields: &mut Map<String, Value>,
         table: &str,
-        keys: &[(&str, Kind)],
+        known: &[&str],
         origins: &Origins,
         p: &mut Problems,
     ) {
-        let known: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
         let strangers: Vec<String> = fields
             .keys()
             .filter(|k| !known.contains(&k.as_str()))
@@ -1143,6 +1146,31 @@ interval = "1m"
         assert!(
             !shown.iter().any(|p| p.contains("correct the TOML")),
             "{shown:#?}"
+        );
+    }
+
+    #[test]
+    fn the_known_keys_are_read_from_the_raw_settings_structs() {
+        let unknown = problems(&MINIMAL.replace("lookback", "lookbak"), &keys());
+        let fix = &unknown[0].fix;
+        for key in [
+            "name",
+            "lookback",
+            "page_size",
+            "max_requests_per_second",
+            "security_token_file",
+        ] {
+            assert!(fix.contains(key), "{fix}");
+        }
+        let tables = problems(
+            &format!("{MINIMAL}\n[warehous]\nphone_numbers = \"raw\"\n"),
+            &keys(),
+        );
+        assert!(
+            tables[0]
+                .fix
+                .contains("database, sources, server, warehouse"),
+            "{tables:?}"
         );
     }
 
