@@ -17,7 +17,6 @@ use crate::retry::{GaveUp, RetryPolicy, retry};
 use crate::scheduler::{self, PassOutcome, Source, SyncError};
 use crate::server::{self, ServerState};
 use crate::startup::Ready;
-use crate::window::Window;
 use crate::{db, writer};
 
 /// How long `check` retries a transient CCC error (a 503, a throttle) before it gives its verdict, so a
@@ -297,18 +296,7 @@ impl App {
             }
         }
         for source in &self.sources {
-            let now = Utc::now();
-            let window = Window {
-                start: now - chrono::TimeDelta::minutes(5),
-                end: now,
-            };
-            let request = PageRequest {
-                instance_id: source.settings.instance_id.clone(),
-                page_number: 1,
-                page_size: 1,
-                start_time_ms: window.start_ms(),
-                stop_time_ms: window.end_ms(),
-            };
+            let request = PageRequest::probe(&source.settings.instance_id, Utc::now());
             let name = source.name();
             let key = &source.credentials;
             let endpoint = &source.settings.client.endpoint;

@@ -138,18 +138,7 @@ impl Fetcher {
     /// One request for one record of the last five minutes, not retried: do these credentials work now?
     /// Returns the answer's RequestId.
     pub(crate) async fn probe(&self) -> Result<String, CccError> {
-        let end = chrono::Utc::now();
-        let window = Window {
-            start: end - chrono::TimeDelta::minutes(5),
-            end,
-        };
-        let request = PageRequest {
-            instance_id: self.instance_id.to_string(),
-            page_number: 1,
-            page_size: 1,
-            start_time_ms: window.start_ms(),
-            stop_time_ms: window.end_ms(),
-        };
+        let request = PageRequest::probe(&self.instance_id, chrono::Utc::now());
         let result = self.send(&request).await;
         if let Err(e) = &result
             && e.is_expired_token()

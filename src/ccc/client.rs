@@ -30,6 +30,17 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// One record of the five minutes before `now`: the cheapest request that proves credentials work.
+    pub(crate) fn probe(instance_id: &str, now: DateTime<Utc>) -> PageRequest {
+        PageRequest {
+            instance_id: instance_id.to_owned(),
+            page_number: 1,
+            page_size: 1,
+            start_time_ms: (now - chrono::TimeDelta::minutes(5)).timestamp_millis(),
+            stop_time_ms: now.timestamp_millis(),
+        }
+    }
+
     fn action_params(&self) -> Vec<(&'static str, String)> {
         vec![
             ("InstanceId", self.instance_id.clone()),
