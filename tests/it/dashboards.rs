@@ -310,7 +310,7 @@ impl Prometheus {
         }
     }
 
-    /// The instant vector `expr` evaluates to now; `None` while Prometheus is not answering.
+    /// The instant vector `expr` evaluates to now; `None` while Prometheus is not answering in JSON.
     async fn query(&self, expr: &str) -> Option<Vec<Value>> {
         let url = reqwest::Url::parse_with_params(
             &format!("http://127.0.0.1:{}/api/v1/query", self.port),
@@ -318,7 +318,8 @@ impl Prometheus {
         )
         .expect("url");
         let response = reqwest::get(url).await.ok()?;
-        let body: Value = serde_json::from_str(&response.text().await.ok()?).expect("JSON answer");
+        // While its storage opens, Prometheus answers in plain text ("Service Unavailable").
+        let body: Value = serde_json::from_str(&response.text().await.ok()?).ok()?;
         assert_eq!(body["status"], "success", "{expr}: {body}");
         body["data"]["result"].as_array().cloned()
     }
