@@ -36,6 +36,9 @@ fn the_bench_accounts_for_every_call_leg_and_recording_of_the_simulator() {
     assert!(truth.1 > 0 && truth.2 > 0, "{report}");
     assert_eq!(rows("synced"), truth, "{report}");
     assert_eq!(rows("copied"), truth, "{report}");
+    let total = truth.0 + truth.1 + truth.2;
+    assert_eq!(report["plain_copy"]["rows"], total, "{report}");
+    assert_eq!(report["raw_copy"]["rows"], total, "{report}");
     assert_eq!(report["resync_rows_written"], 0, "{report}");
     assert_eq!(report["backfill"]["calls"], truth.0, "{report}");
     assert_eq!(report["serving"]["calls"], truth.0, "{report}");
