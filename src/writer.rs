@@ -1,4 +1,4 @@
-//! Every write to the warehouse: set-based upserts of one page, the watermark, the `sync_runs` journal and
+//! Every write to the warehouse: a window's calls staged by COPY and upserted set by set, the watermark, the `sync_runs` journal and
 //! its pruning, and the table list a bulk load shares with them. Reads for people live in [`crate::reads`].
 //!
 //! Query functions take `&mut PgConnection` (a transaction derefs to one); the caller opens one transaction
@@ -6,7 +6,7 @@
 //! A call's `raw` JSON holds its legs and recordings too, so a call whose `raw` did not change is skipped
 //! whole: re-syncing the lookback rewrites nothing.
 
-use std::collections::HashSet;
+mod copy_text;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,6 +14,8 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::ccc::{CallRecord, InvalidRecord};
 use crate::window::Window;
+
+use copy_text::CopyText;
 
 /// Rows a page or a window changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,8 @@ impl WriteStats {
     }
 }
 
-/// Upserts one page of calls (deduplicated by the caller) with their legs and recordings.
+/// Upserts calls (deduplicated by the caller: one record per key) with their legs and recordings, in one
+/// go: a [`Stage`] of them, applied.
 ///
 /// `default_instance` fills `InstanceId` where a record lacks it.
 pub async fn write_calls(
@@ -49,279 +52,262 @@ pub async fn write_calls(
     default_instance: &str,
     records: &[CallRecord],
 ) -> Result<WriteStats, sqlx::Error> {
-    if records.is_empty() {
-        return Ok(WriteStats::default());
-    }
-    let mut c = CallColumns::default();
-    for r in records {
-        c.push(r, default_instance);
-    }
-    let changed: Vec<(String, String)> = sqlx::query_as(
-        "INSERT INTO ccc.calls AS c (instance_id, contact_id, start_time, duration, contact_type,
-             contact_disposition, calling_number, called_number, agent_names, skill_group_names,
-             satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
-             talk_time, hold_time, work_time, business_date)
-         SELECT u.*, (u.start_time AT TIME ZONE ccc.business_time_zone())::date
-         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int4[], $5::text[], $6::text[],
-             $7::text[], $8::text[], $9::text[], $10::text[], $11::int4[], $12::text[], $13::text[],
-             $14::text[], $15::jsonb[], $16::int4[], $17::int4[], $18::int4[], $19::int4[], $20::int4[],
-             $21::int4[]) AS u(instance_id, contact_id, start_time, duration, contact_type,
-             contact_disposition, calling_number, called_number, agent_names, skill_group_names,
-             satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
-             talk_time, hold_time, work_time)
-         ON CONFLICT (instance_id, contact_id) DO UPDATE SET
-             start_time = EXCLUDED.start_time, duration = EXCLUDED.duration,
-             contact_type = EXCLUDED.contact_type, contact_disposition = EXCLUDED.contact_disposition,
-             calling_number = EXCLUDED.calling_number, called_number = EXCLUDED.called_number,
-             agent_names = EXCLUDED.agent_names, skill_group_names = EXCLUDED.skill_group_names,
-             satisfaction = EXCLUDED.satisfaction, satisfaction_desc = EXCLUDED.satisfaction_desc,
-             feedback = EXCLUDED.feedback, extra_attr = EXCLUDED.extra_attr, raw = EXCLUDED.raw,
-             leg_count = EXCLUDED.leg_count, queue_time = EXCLUDED.queue_time,
-             ring_time = EXCLUDED.ring_time, talk_time = EXCLUDED.talk_time,
-             hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time,
-             business_date = EXCLUDED.business_date, last_changed_at = now()
-         WHERE c.raw IS DISTINCT FROM EXCLUDED.raw
-         RETURNING instance_id, contact_id",
-    )
-    .bind(&c.instance_id)
-    .bind(&c.contact_id)
-    .bind(&c.start_time)
-    .bind(&c.duration)
-    .bind(&c.contact_type)
-    .bind(&c.contact_disposition)
-    .bind(&c.calling_number)
-    .bind(&c.called_number)
-    .bind(&c.agent_names)
-    .bind(&c.skill_group_names)
-    .bind(&c.satisfaction)
-    .bind(&c.satisfaction_desc)
-    .bind(&c.feedback)
-    .bind(&c.extra_attr)
-    .bind(&c.raw)
-    .bind(&c.leg_count)
-    .bind(&c.queue_time)
-    .bind(&c.ring_time)
-    .bind(&c.talk_time)
-    .bind(&c.hold_time)
-    .bind(&c.work_time)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut stats = WriteStats {
-        calls: changed.len() as u64,
-        ..WriteStats::default()
-    };
-    if changed.is_empty() {
-        return Ok(stats);
-    }
-    let changed: HashSet<(&str, &str)> = changed
-        .iter()
-        .map(|(i, c)| (i.as_str(), c.as_str()))
-        .collect();
-    let changed_records: Vec<&CallRecord> = records
-        .iter()
-        .filter(|r| {
-            changed.contains(&(
-                r.instance_id.as_deref().unwrap_or(default_instance),
-                r.contact_id.as_str(),
-            ))
-        })
-        .collect();
-    stats.legs = write_legs(conn, default_instance, &changed_records).await?;
-    stats.recordings = write_recordings(conn, default_instance, &changed_records).await?;
-    Ok(stats)
+    let mut stage = Stage::default();
+    stage.add(conn, default_instance, records).await?;
+    stage.apply(conn).await
 }
 
-/// Replaces the legs of changed calls: stale positions go, changed positions are updated, equal ones stay.
-async fn write_legs(
-    conn: &mut PgConnection,
-    default_instance: &str,
-    calls: &[&CallRecord],
-) -> Result<u64, sqlx::Error> {
-    let keys = Keys::of(calls, default_instance, |r| r.agents.len());
-    let removed = remove_beyond(conn, Positions::LEGS, &keys).await?;
-    let mut l = LegColumns::default();
-    for r in calls {
-        for (i, leg) in r.agents.iter().enumerate() {
-            l.instance_id
-                .push(r.instance_id.as_deref().unwrap_or(default_instance));
-            l.contact_id.push(&r.contact_id);
-            l.call_start_time
-                .push(DateTime::from_timestamp_millis(r.start_time_ms).unwrap_or_default());
-            l.leg_no.push(position(i));
-            l.agent_id.push(leg.agent_id.as_deref());
-            l.agent_name.push(leg.agent_name.as_deref());
-            l.skill_group_name.push(leg.skill_group_name.as_deref());
-            l.start_time
-                .push(leg.start_time_ms.and_then(DateTime::from_timestamp_millis));
-            l.queue_time.push(leg.queue_time);
-            l.ring_time.push(leg.ring_time);
-            l.talk_time.push(leg.talk_time);
-            l.hold_time.push(leg.hold_time);
-            l.work_time.push(leg.work_time);
-            l.satisfaction.push(leg.satisfaction.as_deref());
-            l.feedback.push(leg.feedback.as_deref());
+/// A window's records on their way in, the way a hand-written bulk load does it: COPY'd batch after batch
+/// into temporary tables of the transaction, then written with one set-based statement per table. A call
+/// whose `raw` did not change is skipped whole; its legs and recordings are then not touched either.
+///
+/// The records of one stage must be unique per `(InstanceId, ContactId)` (the fetcher deduplicates a
+/// window), as one `INSERT … ON CONFLICT` cannot change a row twice.
+#[derive(Debug, Default)]
+pub(crate) struct Stage {
+    created: bool,
+}
+
+impl Stage {
+    /// COPYs `records` into the stage, creating its tables on first use.
+    pub(crate) async fn add(
+        &mut self,
+        conn: &mut PgConnection,
+        default_instance: &str,
+        records: &[CallRecord],
+    ) -> Result<(), sqlx::Error> {
+        if records.is_empty() {
+            return Ok(());
         }
-    }
-    if l.contact_id.is_empty() {
-        return Ok(removed);
-    }
-    let upserted = sqlx::query(
-        "INSERT INTO ccc.agent_legs AS l (instance_id, contact_id, leg_no, agent_id, agent_name,
-             skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
-             satisfaction, feedback, business_date)
-         SELECT u.instance_id, u.contact_id, u.leg_no, u.agent_id, u.agent_name, u.skill_group_name,
-             u.start_time, u.queue_time, u.ring_time, u.talk_time, u.hold_time, u.work_time,
-             u.satisfaction, u.feedback, (u.call_start_time AT TIME ZONE ccc.business_time_zone())::date
-         FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[],
-             $7::timestamptz[], $8::int4[], $9::int4[], $10::int4[], $11::int4[], $12::int4[], $13::text[],
-             $14::text[], $15::timestamptz[]) AS u(instance_id, contact_id, leg_no, agent_id, agent_name,
-             skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
-             satisfaction, feedback, call_start_time)
-         ON CONFLICT (instance_id, contact_id, leg_no) DO UPDATE SET
-             agent_id = EXCLUDED.agent_id, agent_name = EXCLUDED.agent_name,
-             skill_group_name = EXCLUDED.skill_group_name, start_time = EXCLUDED.start_time,
-             queue_time = EXCLUDED.queue_time, ring_time = EXCLUDED.ring_time,
-             talk_time = EXCLUDED.talk_time, hold_time = EXCLUDED.hold_time,
-             work_time = EXCLUDED.work_time, satisfaction = EXCLUDED.satisfaction,
-             feedback = EXCLUDED.feedback, business_date = EXCLUDED.business_date
-         WHERE (l.agent_id, l.agent_name, l.skill_group_name, l.start_time, l.queue_time, l.ring_time,
-                l.talk_time, l.hold_time, l.work_time, l.satisfaction, l.feedback, l.business_date)
-             IS DISTINCT FROM
-               (EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.skill_group_name, EXCLUDED.start_time,
-                EXCLUDED.queue_time, EXCLUDED.ring_time, EXCLUDED.talk_time, EXCLUDED.hold_time,
-                EXCLUDED.work_time, EXCLUDED.satisfaction, EXCLUDED.feedback, EXCLUDED.business_date)",
-    )
-    .bind(&l.instance_id)
-    .bind(&l.contact_id)
-    .bind(&l.leg_no)
-    .bind(&l.agent_id)
-    .bind(&l.agent_name)
-    .bind(&l.skill_group_name)
-    .bind(&l.start_time)
-    .bind(&l.queue_time)
-    .bind(&l.ring_time)
-    .bind(&l.talk_time)
-    .bind(&l.hold_time)
-    .bind(&l.work_time)
-    .bind(&l.satisfaction)
-    .bind(&l.feedback)
-    .bind(&l.call_start_time)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(removed + upserted)
-}
-
-/// A per-call list stored one row per position: its table and its position column.
-struct Positions {
-    table: &'static str,
-    position: &'static str,
-}
-
-impl Positions {
-    const LEGS: Positions = Positions {
-        table: "ccc.agent_legs",
-        position: "leg_no",
-    };
-    const RECORDINGS: Positions = Positions {
-        table: "ccc.recordings",
-        position: "recording_no",
-    };
-}
-
-/// Deletes the positions past each call's new list length: a call that had 3 legs and now has 2 has 2.
-async fn remove_beyond(
-    conn: &mut PgConnection,
-    list: Positions,
-    keys: &Keys<'_>,
-) -> Result<u64, sqlx::Error> {
-    // Both names are the constants above, never input.
-    let sql = format!(
-        "DELETE FROM {table} x
-         USING UNNEST($1::text[], $2::text[], $3::int4[]) AS k(instance_id, contact_id, n)
-         WHERE x.instance_id = k.instance_id AND x.contact_id = k.contact_id AND x.{position} > k.n",
-        table = list.table,
-        position = list.position,
-    );
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&keys.instance_id)
-        .bind(&keys.contact_id)
-        .bind(&keys.count)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
-}
-
-/// Replaces the recordings of changed calls, like [`write_legs`].
-async fn write_recordings(
-    conn: &mut PgConnection,
-    default_instance: &str,
-    calls: &[&CallRecord],
-) -> Result<u64, sqlx::Error> {
-    let keys = Keys::of(calls, default_instance, |r| r.recordings.len());
-    let removed = remove_beyond(conn, Positions::RECORDINGS, &keys).await?;
-    let mut x = RecordingColumns::default();
-    for r in calls {
-        for (i, rec) in r.recordings.iter().enumerate() {
-            x.instance_id
-                .push(r.instance_id.as_deref().unwrap_or(default_instance));
-            x.contact_id.push(&r.contact_id);
-            x.recording_no.push(position(i));
-            x.contact_type.push(rec.contact_type.as_deref());
-            x.agent_id.push(rec.agent_id.as_deref());
-            x.agent_name.push(rec.agent_name.as_deref());
-            x.calling_number.push(rec.calling_number.as_deref());
-            x.called_number.push(rec.called_number.as_deref());
-            x.channel.push(rec.channel.as_deref());
-            x.file_name.push(rec.file_name.as_deref());
-            x.file_description.push(rec.file_description.as_deref());
-            x.file_path.push(rec.file_path.as_deref());
-            x.start_time
-                .push(rec.start_time_ms.and_then(DateTime::from_timestamp_millis));
-            x.duration.push(rec.duration);
+        if !self.created {
+            sqlx::raw_sql(CREATE_STAGE).execute(&mut *conn).await?;
+            self.created = true;
         }
+        let (mut calls, mut legs, mut recordings) = Default::default();
+        for r in records {
+            stage_call(&mut calls, &mut legs, &mut recordings, r, default_instance);
+        }
+        for (table, rows) in [
+            ("staged_calls", calls),
+            ("staged_legs", legs),
+            ("staged_recordings", recordings),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut copy = conn
+                .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+                .await?;
+            copy.send(rows.as_bytes()).await?;
+            copy.finish().await?;
+        }
+        Ok(())
     }
-    if x.contact_id.is_empty() {
-        return Ok(removed);
+
+    /// Writes what was staged into the warehouse and drops the stage's tables; what it changed.
+    pub(crate) async fn apply(self, conn: &mut PgConnection) -> Result<WriteStats, sqlx::Error> {
+        if !self.created {
+            return Ok(WriteStats::default());
+        }
+        let mut run = async |sql: &'static str| -> Result<u64, sqlx::Error> {
+            Ok(sqlx::query(sql).execute(&mut *conn).await?.rows_affected())
+        };
+        let stats = WriteStats {
+            calls: run(UPSERT_CALLS).await?,
+            legs: run(REMOVE_LEGS).await? + run(UPSERT_LEGS).await?,
+            recordings: run(REMOVE_RECORDINGS).await? + run(UPSERT_RECORDINGS).await?,
+            quarantined: 0,
+        };
+        run(DROP_STAGE).await?;
+        Ok(stats)
     }
-    let upserted = sqlx::query(
-        "INSERT INTO ccc.recordings AS x (instance_id, contact_id, recording_no, contact_type, agent_id,
-             agent_name, calling_number, called_number, channel, file_name, file_description, file_path,
-             start_time, duration)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[],
-             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
-             $14::int4[])
-         ON CONFLICT (instance_id, contact_id, recording_no) DO UPDATE SET
-             contact_type = EXCLUDED.contact_type, agent_id = EXCLUDED.agent_id,
-             agent_name = EXCLUDED.agent_name, calling_number = EXCLUDED.calling_number,
-             called_number = EXCLUDED.called_number, channel = EXCLUDED.channel,
-             file_name = EXCLUDED.file_name, file_description = EXCLUDED.file_description,
-             file_path = EXCLUDED.file_path, start_time = EXCLUDED.start_time, duration = EXCLUDED.duration
-         WHERE (x.contact_type, x.agent_id, x.agent_name, x.calling_number, x.called_number, x.channel,
-                x.file_name, x.file_description, x.file_path, x.start_time, x.duration)
-             IS DISTINCT FROM
-               (EXCLUDED.contact_type, EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.calling_number,
-                EXCLUDED.called_number, EXCLUDED.channel, EXCLUDED.file_name, EXCLUDED.file_description,
-                EXCLUDED.file_path, EXCLUDED.start_time, EXCLUDED.duration)",
-    )
-    .bind(&x.instance_id)
-    .bind(&x.contact_id)
-    .bind(&x.recording_no)
-    .bind(&x.contact_type)
-    .bind(&x.agent_id)
-    .bind(&x.agent_name)
-    .bind(&x.calling_number)
-    .bind(&x.called_number)
-    .bind(&x.channel)
-    .bind(&x.file_name)
-    .bind(&x.file_description)
-    .bind(&x.file_path)
-    .bind(&x.start_time)
-    .bind(&x.duration)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(removed + upserted)
+}
+
+/// The stage's tables, dropped at the end of the transaction if [`Stage::apply`] has not dropped them.
+/// `changed_calls` receives the calls the upsert wrote, with the day it gave them and whether they are new.
+const CREATE_STAGE: &str = "
+    CREATE TEMP TABLE staged_calls (
+        instance_id text NOT NULL, contact_id text NOT NULL, start_time timestamptz NOT NULL, duration int4,
+        contact_type text, contact_disposition text, calling_number text, called_number text,
+        agent_names text, skill_group_names text, satisfaction int4, satisfaction_desc text, feedback text,
+        extra_attr text, raw jsonb NOT NULL, leg_count int4 NOT NULL, queue_time int4, ring_time int4,
+        talk_time int4, hold_time int4, work_time int4, recording_count int4 NOT NULL
+    ) ON COMMIT DROP;
+    CREATE TEMP TABLE staged_legs (
+        instance_id text NOT NULL, contact_id text NOT NULL, leg_no int2 NOT NULL, agent_id text,
+        agent_name text, skill_group_name text, start_time timestamptz, queue_time int4, ring_time int4,
+        talk_time int4, hold_time int4, work_time int4, satisfaction text, feedback text
+    ) ON COMMIT DROP;
+    CREATE TEMP TABLE staged_recordings (
+        instance_id text NOT NULL, contact_id text NOT NULL, recording_no int2 NOT NULL, contact_type text,
+        agent_id text, agent_name text, calling_number text, called_number text, channel text,
+        file_name text, file_description text, file_path text, start_time timestamptz, duration int4
+    ) ON COMMIT DROP;
+    CREATE TEMP TABLE changed_calls (
+        instance_id text NOT NULL, contact_id text NOT NULL, business_date date NOT NULL,
+        inserted bool NOT NULL
+    ) ON COMMIT DROP;";
+
+const DROP_STAGE: &str = "DROP TABLE staged_calls, staged_legs, staged_recordings, changed_calls";
+
+/// Inserts new calls and rewrites those whose `raw` changed, dated in the business time zone; the calls it
+/// wrote go to `changed_calls` (`xmax = 0` tells a row this statement inserted from one it updated).
+const UPSERT_CALLS: &str = "
+    WITH written AS (
+        INSERT INTO ccc.calls AS c (instance_id, contact_id, start_time, duration, contact_type,
+            contact_disposition, calling_number, called_number, agent_names, skill_group_names,
+            satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
+            talk_time, hold_time, work_time, business_date)
+        SELECT s.instance_id, s.contact_id, s.start_time, s.duration, s.contact_type, s.contact_disposition,
+            s.calling_number, s.called_number, s.agent_names, s.skill_group_names, s.satisfaction,
+            s.satisfaction_desc, s.feedback, s.extra_attr, s.raw, s.leg_count, s.queue_time, s.ring_time,
+            s.talk_time, s.hold_time, s.work_time, (s.start_time AT TIME ZONE ccc.business_time_zone())::date
+        FROM staged_calls AS s
+        ON CONFLICT (instance_id, contact_id) DO UPDATE SET
+            start_time = EXCLUDED.start_time, duration = EXCLUDED.duration,
+            contact_type = EXCLUDED.contact_type, contact_disposition = EXCLUDED.contact_disposition,
+            calling_number = EXCLUDED.calling_number, called_number = EXCLUDED.called_number,
+            agent_names = EXCLUDED.agent_names, skill_group_names = EXCLUDED.skill_group_names,
+            satisfaction = EXCLUDED.satisfaction, satisfaction_desc = EXCLUDED.satisfaction_desc,
+            feedback = EXCLUDED.feedback, extra_attr = EXCLUDED.extra_attr, raw = EXCLUDED.raw,
+            leg_count = EXCLUDED.leg_count, queue_time = EXCLUDED.queue_time,
+            ring_time = EXCLUDED.ring_time, talk_time = EXCLUDED.talk_time,
+            hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time,
+            business_date = EXCLUDED.business_date, last_changed_at = now()
+        WHERE c.raw IS DISTINCT FROM EXCLUDED.raw
+        RETURNING c.instance_id, c.contact_id, c.business_date, c.xmax = 0)
+    INSERT INTO changed_calls SELECT * FROM written";
+
+/// Removes the legs past each rewritten call's new count: a call that had 3 legs and now has 2 has 2. A new
+/// call has none to remove.
+const REMOVE_LEGS: &str = "
+    DELETE FROM ccc.agent_legs AS x
+    USING changed_calls AS k JOIN staged_calls AS s USING (instance_id, contact_id)
+    WHERE NOT k.inserted AND x.instance_id = k.instance_id AND x.contact_id = k.contact_id
+      AND x.leg_no > s.leg_count";
+
+/// Writes the legs of the calls written, on their call's day; an unchanged leg is left as it is.
+const UPSERT_LEGS: &str = "
+    INSERT INTO ccc.agent_legs AS l (instance_id, contact_id, leg_no, agent_id, agent_name,
+        skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
+        satisfaction, feedback, business_date)
+    SELECT u.instance_id, u.contact_id, u.leg_no, u.agent_id, u.agent_name, u.skill_group_name,
+        u.start_time, u.queue_time, u.ring_time, u.talk_time, u.hold_time, u.work_time,
+        u.satisfaction, u.feedback, k.business_date
+    FROM staged_legs AS u JOIN changed_calls AS k USING (instance_id, contact_id)
+    ON CONFLICT (instance_id, contact_id, leg_no) DO UPDATE SET
+        agent_id = EXCLUDED.agent_id, agent_name = EXCLUDED.agent_name,
+        skill_group_name = EXCLUDED.skill_group_name, start_time = EXCLUDED.start_time,
+        queue_time = EXCLUDED.queue_time, ring_time = EXCLUDED.ring_time,
+        talk_time = EXCLUDED.talk_time, hold_time = EXCLUDED.hold_time,
+        work_time = EXCLUDED.work_time, satisfaction = EXCLUDED.satisfaction,
+        feedback = EXCLUDED.feedback, business_date = EXCLUDED.business_date
+    WHERE (l.agent_id, l.agent_name, l.skill_group_name, l.start_time, l.queue_time, l.ring_time,
+           l.talk_time, l.hold_time, l.work_time, l.satisfaction, l.feedback, l.business_date)
+        IS DISTINCT FROM
+          (EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.skill_group_name, EXCLUDED.start_time,
+           EXCLUDED.queue_time, EXCLUDED.ring_time, EXCLUDED.talk_time, EXCLUDED.hold_time,
+           EXCLUDED.work_time, EXCLUDED.satisfaction, EXCLUDED.feedback, EXCLUDED.business_date)";
+
+/// Removes the recordings past each rewritten call's new count, like [`REMOVE_LEGS`].
+const REMOVE_RECORDINGS: &str = "
+    DELETE FROM ccc.recordings AS x
+    USING changed_calls AS k JOIN staged_calls AS s USING (instance_id, contact_id)
+    WHERE NOT k.inserted AND x.instance_id = k.instance_id AND x.contact_id = k.contact_id
+      AND x.recording_no > s.recording_count";
+
+/// Writes the recordings of the calls written, like [`UPSERT_LEGS`].
+const UPSERT_RECORDINGS: &str = "
+    INSERT INTO ccc.recordings AS x (instance_id, contact_id, recording_no, contact_type, agent_id,
+        agent_name, calling_number, called_number, channel, file_name, file_description, file_path,
+        start_time, duration)
+    SELECT u.instance_id, u.contact_id, u.recording_no, u.contact_type, u.agent_id, u.agent_name,
+        u.calling_number, u.called_number, u.channel, u.file_name, u.file_description, u.file_path,
+        u.start_time, u.duration
+    FROM staged_recordings AS u JOIN changed_calls AS k USING (instance_id, contact_id)
+    ON CONFLICT (instance_id, contact_id, recording_no) DO UPDATE SET
+        contact_type = EXCLUDED.contact_type, agent_id = EXCLUDED.agent_id,
+        agent_name = EXCLUDED.agent_name, calling_number = EXCLUDED.calling_number,
+        called_number = EXCLUDED.called_number, channel = EXCLUDED.channel,
+        file_name = EXCLUDED.file_name, file_description = EXCLUDED.file_description,
+        file_path = EXCLUDED.file_path, start_time = EXCLUDED.start_time, duration = EXCLUDED.duration
+    WHERE (x.contact_type, x.agent_id, x.agent_name, x.calling_number, x.called_number, x.channel,
+           x.file_name, x.file_description, x.file_path, x.start_time, x.duration)
+        IS DISTINCT FROM
+          (EXCLUDED.contact_type, EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.calling_number,
+           EXCLUDED.called_number, EXCLUDED.channel, EXCLUDED.file_name, EXCLUDED.file_description,
+           EXCLUDED.file_path, EXCLUDED.start_time, EXCLUDED.duration)";
+
+/// One record as rows of the stage's three tables, in their columns' order.
+fn stage_call(
+    calls: &mut CopyText,
+    legs: &mut CopyText,
+    recordings: &mut CopyText,
+    r: &CallRecord,
+    default_instance: &str,
+) {
+    let instance_id = Some(r.instance_id.as_deref().unwrap_or(default_instance));
+    let contact_id = Some(r.contact_id.as_str());
+    let millis = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
+    calls
+        .text(instance_id)
+        .text(contact_id)
+        .time(Some(millis(Some(r.start_time_ms)).unwrap_or_default()))
+        .int(r.duration)
+        .text(r.contact_type.as_deref())
+        .text(r.contact_disposition.as_deref())
+        .text(r.calling_number.as_deref())
+        .text(r.called_number.as_deref())
+        .text(r.agent_names.as_deref())
+        .text(r.skill_group_names.as_deref())
+        .int(r.satisfaction)
+        .text(r.satisfaction_desc.as_deref())
+        .text(r.feedback.as_deref())
+        .text(r.extra_attr.as_deref())
+        .text(Some(&r.raw.to_string()))
+        .int(Some(count(r.agents.len())))
+        .int(leg_total(r, |l| l.queue_time))
+        .int(leg_total(r, |l| l.ring_time))
+        .int(leg_total(r, |l| l.talk_time))
+        .int(leg_total(r, |l| l.hold_time))
+        .int(leg_total(r, |l| l.work_time))
+        .int(Some(count(r.recordings.len())));
+    calls.end_row();
+    for (i, leg) in r.agents.iter().enumerate() {
+        legs.text(instance_id)
+            .text(contact_id)
+            .int(Some(position(i)))
+            .text(leg.agent_id.as_deref())
+            .text(leg.agent_name.as_deref())
+            .text(leg.skill_group_name.as_deref())
+            .time(millis(leg.start_time_ms))
+            .int(leg.queue_time)
+            .int(leg.ring_time)
+            .int(leg.talk_time)
+            .int(leg.hold_time)
+            .int(leg.work_time)
+            .text(leg.satisfaction.as_deref())
+            .text(leg.feedback.as_deref());
+        legs.end_row();
+    }
+    for (i, rec) in r.recordings.iter().enumerate() {
+        recordings
+            .text(instance_id)
+            .text(contact_id)
+            .int(Some(position(i)))
+            .text(rec.contact_type.as_deref())
+            .text(rec.agent_id.as_deref())
+            .text(rec.agent_name.as_deref())
+            .text(rec.calling_number.as_deref())
+            .text(rec.called_number.as_deref())
+            .text(rec.channel.as_deref())
+            .text(rec.file_name.as_deref())
+            .text(rec.file_description.as_deref())
+            .text(rec.file_path.as_deref())
+            .time(millis(rec.start_time_ms))
+            .int(rec.duration);
+        recordings.end_row();
+    }
 }
 
 /// Keeps records that cannot be stored as calls, once each, with the request that brought them.
@@ -560,86 +546,8 @@ fn position(index: usize) -> i16 {
     i16::try_from(index + 1).unwrap_or(i16::MAX)
 }
 
-/// The (instance, contact, list length) of each changed call, for removing positions beyond the length.
-struct Keys<'a> {
-    instance_id: Vec<&'a str>,
-    contact_id: Vec<&'a str>,
-    count: Vec<i32>,
-}
-
-impl<'a> Keys<'a> {
-    fn of(
-        calls: &[&'a CallRecord],
-        default_instance: &'a str,
-        len: impl Fn(&CallRecord) -> usize,
-    ) -> Self {
-        Keys {
-            instance_id: calls
-                .iter()
-                .map(|r| r.instance_id.as_deref().unwrap_or(default_instance))
-                .collect(),
-            contact_id: calls.iter().map(|r| r.contact_id.as_str()).collect(),
-            count: calls
-                .iter()
-                .map(|r| i32::try_from(len(r)).unwrap_or(i32::MAX))
-                .collect(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct CallColumns<'a> {
-    instance_id: Vec<&'a str>,
-    contact_id: Vec<&'a str>,
-    start_time: Vec<DateTime<Utc>>,
-    duration: Vec<Option<i32>>,
-    contact_type: Vec<Option<&'a str>>,
-    contact_disposition: Vec<Option<&'a str>>,
-    calling_number: Vec<Option<&'a str>>,
-    called_number: Vec<Option<&'a str>>,
-    agent_names: Vec<Option<&'a str>>,
-    skill_group_names: Vec<Option<&'a str>>,
-    satisfaction: Vec<Option<i32>>,
-    satisfaction_desc: Vec<Option<&'a str>>,
-    feedback: Vec<Option<&'a str>>,
-    extra_attr: Vec<Option<&'a str>>,
-    raw: Vec<&'a Value>,
-    leg_count: Vec<i32>,
-    queue_time: Vec<Option<i32>>,
-    ring_time: Vec<Option<i32>>,
-    talk_time: Vec<Option<i32>>,
-    hold_time: Vec<Option<i32>>,
-    work_time: Vec<Option<i32>>,
-}
-
-impl<'a> CallColumns<'a> {
-    fn push(&mut self, r: &'a CallRecord, default_instance: &'a str) {
-        self.instance_id
-            .push(r.instance_id.as_deref().unwrap_or(default_instance));
-        self.contact_id.push(&r.contact_id);
-        self.start_time
-            .push(DateTime::from_timestamp_millis(r.start_time_ms).unwrap_or_default());
-        self.duration.push(r.duration);
-        self.contact_type.push(r.contact_type.as_deref());
-        self.contact_disposition
-            .push(r.contact_disposition.as_deref());
-        self.calling_number.push(r.calling_number.as_deref());
-        self.called_number.push(r.called_number.as_deref());
-        self.agent_names.push(r.agent_names.as_deref());
-        self.skill_group_names.push(r.skill_group_names.as_deref());
-        self.satisfaction.push(r.satisfaction);
-        self.satisfaction_desc.push(r.satisfaction_desc.as_deref());
-        self.feedback.push(r.feedback.as_deref());
-        self.extra_attr.push(r.extra_attr.as_deref());
-        self.raw.push(&r.raw);
-        self.leg_count
-            .push(i32::try_from(r.agents.len()).unwrap_or(i32::MAX));
-        self.queue_time.push(leg_total(r, |l| l.queue_time));
-        self.ring_time.push(leg_total(r, |l| l.ring_time));
-        self.talk_time.push(leg_total(r, |l| l.talk_time));
-        self.hold_time.push(leg_total(r, |l| l.hold_time));
-        self.work_time.push(leg_total(r, |l| l.work_time));
-    }
+fn count(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
 }
 
 /// A call's total over its legs as the leg-totals trigger defines it: a missing leg value counts as 0, and a
@@ -657,57 +565,21 @@ fn leg_total(r: &CallRecord, field: impl Fn(&crate::ccc::AgentLeg) -> Option<i32
 }
 
 /// Opens a window's transaction. The writer computes each call's leg totals and each call's and leg's
-/// business day itself, so the triggers that would compute them for other writers (a statement trigger
-/// that writes each call row twice, and a PL/pgSQL call per row) are told to stand aside.
+/// business day itself, and writes legs and recordings only after their call, so the triggers that would
+/// compute or check these for other writers (a statement trigger that writes each call row twice, a PL/pgSQL
+/// call per row, a lookup of each leg's call) are told to stand aside.
 pub async fn begin(
     pool: &PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "SELECT set_config('ccc.leg_totals_from_writer', 'on', true),
-                set_config('ccc.dates_from_writer', 'on', true)",
+                set_config('ccc.dates_from_writer', 'on', true),
+                set_config('ccc.children_from_writer', 'on', true)",
     )
     .execute(&mut *tx)
     .await?;
     Ok(tx)
-}
-
-#[derive(Default)]
-struct LegColumns<'a> {
-    instance_id: Vec<&'a str>,
-    contact_id: Vec<&'a str>,
-    leg_no: Vec<i16>,
-    agent_id: Vec<Option<&'a str>>,
-    agent_name: Vec<Option<&'a str>>,
-    skill_group_name: Vec<Option<&'a str>>,
-    start_time: Vec<Option<DateTime<Utc>>>,
-    queue_time: Vec<Option<i32>>,
-    ring_time: Vec<Option<i32>>,
-    talk_time: Vec<Option<i32>>,
-    hold_time: Vec<Option<i32>>,
-    work_time: Vec<Option<i32>>,
-    satisfaction: Vec<Option<&'a str>>,
-    feedback: Vec<Option<&'a str>>,
-    /// The start of the leg's call, which decides the leg's business day.
-    call_start_time: Vec<DateTime<Utc>>,
-}
-
-#[derive(Default)]
-struct RecordingColumns<'a> {
-    instance_id: Vec<&'a str>,
-    contact_id: Vec<&'a str>,
-    recording_no: Vec<i16>,
-    contact_type: Vec<Option<&'a str>>,
-    agent_id: Vec<Option<&'a str>>,
-    agent_name: Vec<Option<&'a str>>,
-    calling_number: Vec<Option<&'a str>>,
-    called_number: Vec<Option<&'a str>>,
-    channel: Vec<Option<&'a str>>,
-    file_name: Vec<Option<&'a str>>,
-    file_description: Vec<Option<&'a str>>,
-    file_path: Vec<Option<&'a str>>,
-    start_time: Vec<Option<DateTime<Utc>>>,
-    duration: Vec<Option<i32>>,
 }
 
 /// Writes the configured business time zone to `ccc.settings` (a change re-dates calls and legs).
@@ -806,17 +678,36 @@ pub const TABLES: [Table; 3] = [
     },
 ];
 
-/// Loads COPY text (as [`crate::reads::copy_out`] writes it) into `table` the way a hand-written bulk
-/// load would, for the bench's reference: a temporary staging table, then one `INSERT … ON CONFLICT` with
-/// the writer's unchanged-row guard. Run it inside a transaction from [`begin`].
+/// Creates `schema` holding a plain copy of each of [`TABLES`]: the same columns, defaults, keys, checks and
+/// indexes (those the BI views read included), but no triggers and no foreign keys. The bench's baseline: the
+/// tables a hand-written loader would fill.
+pub async fn create_plain_tables(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut *conn)
+        .await?;
+    for table in &TABLES {
+        let name = table.name;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {schema}.{name} (LIKE ccc.{name} INCLUDING ALL)"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Loads COPY text (as [`crate::reads::copy_out`] writes it) into `schema`'s `table` the way a hand-written
+/// bulk load would, for the bench's reference: a temporary staging table, then one `INSERT … ON CONFLICT`
+/// with the writer's unchanged-row guard. Run it inside a transaction from [`begin`]; the rows it wrote.
 pub async fn staged_load(
     conn: &mut PgConnection,
+    schema: &str,
     table: &Table,
     rows: impl tokio::io::AsyncRead + Unpin,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     let (name, list) = (table.name, table.column_list());
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE TEMP TABLE staged_{name} ON COMMIT DROP AS SELECT {list} FROM ccc.{name} WITH NO DATA"
+        "CREATE TEMP TABLE staged_{name} ON COMMIT DROP AS SELECT {list} FROM {schema}.{name} WITH NO DATA"
     )))
     .execute(&mut *conn)
     .await?;
@@ -833,8 +724,8 @@ pub async fn staged_load(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO ccc.{name} AS t ({list}) SELECT {list} FROM staged_{name}
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {schema}.{name} AS t ({list}) SELECT {list} FROM staged_{name}
          ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
         table.key.join(", "),
         each("# = EXCLUDED.#"),
@@ -843,7 +734,26 @@ pub async fn staged_load(
     )))
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(inserted.rows_affected())
+}
+
+/// Loads COPY text straight into `schema`'s (empty) `table`, with no staging and no conflict handling: the
+/// floor of a bulk load, for the bench. The rows it wrote.
+pub async fn raw_load(
+    conn: &mut PgConnection,
+    schema: &str,
+    table: &Table,
+    rows: impl tokio::io::AsyncRead + Unpin,
+) -> Result<u64, sqlx::Error> {
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "COPY {schema}.{} ({}) FROM STDIN",
+            table.name,
+            table.column_list()
+        ))
+        .await?;
+    copy.read_from(rows).await?;
+    copy.finish().await
 }
 
 /// Removes a source's watermark and journal and every call of `instance_id` (legs and recordings go with

@@ -17,7 +17,7 @@ pub(super) async fn window_ended(
     pool: &PgPool,
     source: &Source,
     report: &RunReport,
-    result: &Result<(), SyncError>,
+    result: Result<(), &SyncError>,
     started: Instant,
 ) {
     let (window, kind) = (report.window, report.kind);

@@ -9,7 +9,7 @@ use crate::window::{self, Window};
 use crate::writer::{self, RunKind, RunReport, WriteStats};
 
 use super::progress::{Progress, Unit};
-use super::stream::{Tx, sync_window_in};
+use super::stream::{Tx, commit_window, stage_window};
 use super::{Source, SyncError};
 
 /// What one pass over a source did.
@@ -146,11 +146,14 @@ pub async fn sync_once(
 /// Passes with fewer windows finish too soon to need a progress display.
 const PROGRESS_MIN_WINDOWS: usize = 8;
 
-/// Syncs `windows` one after the other, oldest first; the first failure ends the pass.
+/// Syncs `windows` one after the other, oldest first; the first failure ends the pass. Each window is fetched
+/// and staged while the window before it is written and committed.
 ///
-/// One window at a time, on purpose: adjacent windows share their boundary millisecond, so two windows in
-/// flight can both hold a call, and a later window that wrote it first would block the earlier one on a row
-/// lock while itself waiting for the earlier one to commit.
+/// One window written at a time, on purpose: adjacent windows share their boundary millisecond, so two
+/// windows writing at once can both hold a call, and a later window that wrote it first would block the
+/// earlier one on a row lock while itself waiting for the earlier one to commit. Staging writes no call, leg
+/// or recording (at most a quarantined record, which a committing window no longer writes), so it may run
+/// ahead by one window, on a second connection, without any wait between the two.
 async fn run_windows(
     pool: &PgPool,
     source: &Source,
@@ -166,11 +169,27 @@ async fn run_windows(
     };
     let mut reports = Vec::with_capacity(windows.len());
     let mut calls = 0;
-    for window in windows {
-        let report = sync_window_in(pool, source, window, kind, cancel, first.take()).await?;
+    let mut windows = windows.into_iter();
+    let mut staged = match windows.next() {
+        Some(window) => Some(stage_window(pool, source, window, kind, cancel, first.take()).await?),
+        None => None,
+    };
+    while let Some(current) = staged.take() {
+        let (committed, next) = match windows.next() {
+            Some(window) => {
+                let (committed, next) = tokio::join!(
+                    commit_window(pool, source, current, cancel),
+                    stage_window(pool, source, window, kind, cancel, None)
+                );
+                (committed, Some(next))
+            }
+            None => (commit_window(pool, source, current, cancel).await, None),
+        };
+        let report = committed?;
         calls += report.records;
         reports.push(report);
         progress.update(reports.len() as u64, calls);
+        staged = next.transpose()?;
     }
     if let Some(unused) = first {
         unused.commit().await.map_err(SyncError::database(source))?;

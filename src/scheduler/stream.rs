@@ -1,5 +1,7 @@
-//! One window, streamed from the fetcher into one transaction: its pages batched into the writer, then its
-//! journal entry and the watermark, then the commit. A crash at any moment leaves the whole window or none of it.
+//! One window in one transaction, in two steps: [`stage_window`] streams its pages from the fetcher into the
+//! writer's stage (temporary tables of the transaction), then [`commit_window`] writes the stage into the
+//! warehouse with the window's journal entry and the watermark, and commits. A crash at any moment leaves the
+//! whole window or none of it.
 
 use std::time::Instant;
 
@@ -18,23 +20,33 @@ use super::{Source, SyncError, journal};
 /// A window's transaction.
 pub(super) type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
-/// Pages buffered between the fetcher and the writer: enough to overlap requests with a write.
+/// Pages buffered between the fetcher and the stage: enough to overlap requests with a COPY.
 const PAGES_IN_FLIGHT: usize = 4;
 
-/// Records written by one set of statements. Fewer round trips per record until PostgreSQL's own work per
-/// row dominates; small enough that a batch (with its column arrays) stays a few megabytes.
+/// Records COPY'd into the window's stage at a time: a few round trips per window, and a batch (parsed
+/// records and their COPY text) stays a few megabytes.
 pub(crate) const BATCH_RECORDS: usize = 1_000;
 
-/// Fetches `window` and commits it, with its journal entry and the watermark, in one transaction: `tx`
-/// when given (a pass's first window shares the transaction that read the state), else a new one.
-pub(super) async fn sync_window_in(
+/// A window whose records are staged in its open transaction, waiting for its turn to be written into the
+/// warehouse and committed.
+pub(super) struct Staged {
+    report: RunReport,
+    started: Instant,
+    tx: Tx,
+    stage: writer::Stage,
+}
+
+/// Fetches `window` into a stage of its transaction: `tx` when given (a pass's first window shares the
+/// transaction that read the state), else a new one. Staging writes no call, leg or recording, so it may run
+/// while the window before commits. A failure is journaled.
+pub(super) async fn stage_window(
     pool: &PgPool,
     source: &Source,
     window: Window,
     kind: RunKind,
     cancel: &CancellationToken,
     tx: Option<Tx>,
-) -> Result<RunReport, SyncError> {
+) -> Result<Staged, SyncError> {
     let mut report = RunReport {
         source: source.name().to_owned(),
         kind,
@@ -46,20 +58,70 @@ pub(super) async fn sync_window_in(
         started_at: Utc::now(),
     };
     let started = Instant::now();
-    let result = write_window(pool, source, &mut report, cancel, tx).await;
-    journal::window_ended(pool, source, &report, &result, started).await;
+    match stage_pages(pool, source, &mut report, cancel, tx).await {
+        Ok((tx, stage)) => Ok(Staged {
+            report,
+            started,
+            tx,
+            stage,
+        }),
+        Err(error) => {
+            journal::window_ended(pool, source, &report, Err(&error), started).await;
+            Err(error)
+        }
+    }
+}
+
+/// Writes a staged window into the warehouse, journals it, moves the watermark and commits, all in its
+/// transaction; the journal gets a failure too.
+pub(super) async fn commit_window(
+    pool: &PgPool,
+    source: &Source,
+    staged: Staged,
+    cancel: &CancellationToken,
+) -> Result<RunReport, SyncError> {
+    let Staged {
+        mut report,
+        started,
+        tx,
+        stage,
+    } = staged;
+    let result = write_staged(source, tx, stage, &mut report, cancel).await;
+    journal::window_ended(pool, source, &report, result.as_ref().copied(), started).await;
     result.map(|()| report)
 }
 
-/// Streams the window's pages into its transaction, a batch of about [`BATCH_RECORDS`] records at a time,
-/// then journals the window, moves the watermark and commits.
-async fn write_window(
+async fn write_staged(
+    source: &Source,
+    mut tx: Tx,
+    stage: writer::Stage,
+    report: &mut RunReport,
+    cancel: &CancellationToken,
+) -> Result<(), SyncError> {
+    if cancel.is_cancelled() {
+        return Err(SyncError::Interrupted);
+    }
+    let written = stage
+        .apply(&mut tx)
+        .await
+        .map_err(SyncError::database(source))?;
+    report.written.add(written);
+    writer::finish_window(&mut tx, report)
+        .await
+        .map_err(SyncError::database(source))?;
+    tx.commit().await.map_err(SyncError::database(source))?;
+    Ok(())
+}
+
+/// Streams the window's pages into its transaction's stage, a batch of about [`BATCH_RECORDS`] records at a
+/// time.
+async fn stage_pages(
     pool: &PgPool,
     source: &Source,
     report: &mut RunReport,
     cancel: &CancellationToken,
     tx: Option<Tx>,
-) -> Result<(), SyncError> {
+) -> Result<(Tx, writer::Stage), SyncError> {
     if cancel.is_cancelled() {
         return Err(SyncError::Interrupted);
     }
@@ -77,6 +139,7 @@ async fn write_window(
     let window = report.window;
     tokio::spawn(async move { fetcher.fetch_window(window, sender, stop_fetching).await });
     let mut batch: Vec<CallRecord> = Vec::new();
+    let mut stage = writer::Stage::default();
     let mut done = false;
     while !done {
         let page = pages.recv().await;
@@ -108,25 +171,15 @@ async fn write_window(
             batch.extend(page.records);
         }
         if batch.len() >= BATCH_RECORDS || (done && !batch.is_empty()) {
-            let written = writer::write_calls(&mut tx, &source.settings.instance_id, &batch)
+            stage
+                .add(&mut tx, &source.settings.instance_id, &batch)
                 .await
                 .map_err(SyncError::database(source))?;
-            tracing::debug!(
-                source = source.name(), window = %window, records = batch.len(),
-                rows_written = written.rows(), "Batch written"
-            );
-            report.written.add(written);
+            tracing::debug!(source = source.name(), window = %window, records = batch.len(), "Batch staged");
             batch.clear();
         }
     }
-    if cancel.is_cancelled() {
-        return Err(SyncError::Interrupted);
-    }
-    writer::finish_window(&mut tx, report)
-        .await
-        .map_err(SyncError::database(source))?;
-    tx.commit().await.map_err(SyncError::database(source))?;
-    Ok(())
+    Ok((tx, stage))
 }
 
 /// Keeps a page's invalid records in quarantine, with the request that brought them.
