@@ -538,3 +538,43 @@ async fn every_example_query_in_the_warehouse_guide_runs() {
             .unwrap_or_else(|e| panic!("{sql}\n{e}"));
     }
 }
+
+#[tokio::test]
+async fn for_other_writers_legs_and_recordings_belong_to_a_call_as_with_foreign_keys() {
+    let db = seeded().await;
+    const CHILDREN_OF_1001: &str = "SELECT ((SELECT count(*) FROM ccc.agent_legs WHERE contact_id = '1001') \
+         || ',' || (SELECT count(*) FROM ccc.recordings WHERE contact_id = '1001'))";
+    assert_ne!(rows(&db, CHILDREN_OF_1001).await, ["0,0"]);
+
+    for orphan in [
+        "INSERT INTO ccc.agent_legs (instance_id, contact_id, leg_no) VALUES ('i1', 'no-such-call', 1)",
+        "INSERT INTO ccc.recordings (instance_id, contact_id, recording_no) VALUES ('i1', 'no-such-call', 1)",
+        "UPDATE ccc.agent_legs SET contact_id = 'no-such-call' WHERE contact_id = '1001'",
+    ] {
+        let error = sqlx::raw_sql(orphan)
+            .execute(&db.pool)
+            .await
+            .expect_err(orphan);
+        let code = error.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("23503"), "{orphan}: {error}");
+    }
+    let error =
+        sqlx::raw_sql("UPDATE ccc.calls SET contact_id = 'renamed' WHERE contact_id = '1001'")
+            .execute(&db.pool)
+            .await
+            .expect_err("a call with legs keeps its key");
+    assert!(error.to_string().contains("cannot change"), "{error}");
+
+    execute(&db, "DELETE FROM ccc.calls WHERE contact_id = '1001'").await;
+    assert_eq!(rows(&db, CHILDREN_OF_1001).await, ["0,0"]);
+
+    execute(&db, "TRUNCATE ccc.calls").await;
+    assert_eq!(
+        rows(
+            &db,
+            "SELECT ((SELECT count(*) FROM ccc.agent_legs) + (SELECT count(*) FROM ccc.recordings))::text"
+        )
+        .await,
+        ["0"]
+    );
+}
