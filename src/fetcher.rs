@@ -3,11 +3,16 @@
 //!
 //! Paging stops on a page shorter than `PageSize`, never on `TotalCount`: calls that end while we page shift
 //! later pages (so a record can show up twice, which the dedup absorbs) and one `TotalCount` is stale at once.
+//! The first page's `TotalCount` only says how far to request ahead: up to [`PAGES_AHEAD`] pages at once
+//! within it, one at a time past it. The pages are still handed on in order, and a window with one page
+//! costs one request.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +24,11 @@ use crate::window::Window;
 
 /// A safety stop for a window that never ends (a service that always returns full pages).
 pub(crate) const MAX_PAGES_PER_WINDOW: u32 = 100_000;
+
+/// Requests in flight for one window while the first page's `TotalCount` says more pages follow: the
+/// service's answer time is then spent once per few pages, not once per page. The adaptive rate still
+/// spaces every request.
+pub const PAGES_AHEAD: usize = 4;
 
 /// One page, ready for the writer.
 #[derive(Debug)]
@@ -227,14 +237,37 @@ impl Fetcher {
         cancel: CancellationToken,
     ) {
         let mut seen: HashSet<(Option<String>, String)> = HashSet::new();
-        for page_number in 1..=MAX_PAGES_PER_WINDOW {
-            let page = match self.page(window, page_number, &cancel).await {
+        let cancel = &cancel;
+        let mut in_flight = FuturesOrdered::new();
+        let mut next_page = 1;
+        // Pages the first page's TotalCount announces; until it is known, just the first.
+        let mut announced = 1;
+        loop {
+            let ahead = |page| if page <= announced { PAGES_AHEAD } else { 1 };
+            while in_flight.len() < ahead(next_page) && next_page <= MAX_PAGES_PER_WINDOW {
+                let number = next_page;
+                in_flight
+                    .push_back(async move { (number, self.page(window, number, cancel).await) });
+                next_page += 1;
+            }
+            let Some((page_number, page)) = in_flight.next().await else {
+                break;
+            };
+            let page = match page {
                 Ok(page) => page,
                 Err(e) => {
                     let _ = pages.send(Err(e)).await;
                     return;
                 }
             };
+            if page_number == 1 {
+                let size = i64::from(self.page_size);
+                let total = page
+                    .total_count
+                    .unwrap_or(0)
+                    .clamp(0, i64::from(MAX_PAGES_PER_WINDOW) * size);
+                announced = u32::try_from((total + size - 1) / size).unwrap_or(1).max(1);
+            }
             let received = page.len();
             let last = received < self.page_size as usize;
             let mut records = page.records;

@@ -1,10 +1,14 @@
 //! The adaptive request rate against a simulator that really limits the rate (`max_rps`): the backfill is
 //! exact, few requests are throttled, and the rate settles near the server's limit, far below the ceiling.
+//! And the pages of a window requested ahead, a few at once, each once.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, Faults, SimulatorConfig};
+use ccc_sync::fetcher::PAGES_AHEAD;
 use ccc_sync::scheduler::{self, Source};
 
 use crate::support::config::{Config, SourceConfig, UNUSED_DATABASE};
@@ -72,6 +76,46 @@ async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_
     assert!(
         (0.5 * f64::from(SERVER_LIMIT)..=1.5 * f64::from(SERVER_LIMIT)).contains(&rate),
         "the rate settled near the server's limit ({SERVER_LIMIT}/s), far below the ceiling ({CEILING}/s): {rate}"
+    );
+    assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_of_many_pages_is_requested_a_few_pages_at_once_and_each_page_once() {
+    let db = TestDb::new().await;
+    let at = ccc_sync::window::to_ms(Utc::now());
+    // Every answer takes a while, so requests ahead of the one being answered are in flight together.
+    let sim = ccc::simulator(SimulatorConfig {
+        calls: 1_200,
+        days: 1,
+        anchor: at,
+        faults: Faults {
+            slow: 1.0,
+            slow_for: Duration::from_millis(100),
+            ..Faults::default()
+        },
+        ..SimulatorConfig::default()
+    })
+    .await;
+    sim.set_now(at);
+    let src = source(&sim.endpoint());
+
+    let pass = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
+        .await
+        .expect("the backfill completes");
+
+    let stats = sim.requests();
+    let pages: u32 = pass.windows.iter().map(|w| w.pages).sum();
+    assert!(pages >= 60, "{pages} pages");
+    assert_eq!(
+        stats.ok,
+        u64::from(pages),
+        "no page requested past the last one"
+    );
+    assert_eq!(stats.total, stats.ok, "{stats:?}");
+    assert!(
+        (2..=PAGES_AHEAD as u64).contains(&stats.max_in_flight),
+        "up to {PAGES_AHEAD} requests at once: {stats:?}"
     );
     assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
 }

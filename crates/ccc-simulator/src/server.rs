@@ -49,6 +49,25 @@ impl Shared {
     }
 }
 
+/// Counts a request in flight from its arrival until its answer is built, however the handler returns.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        shared.count(|s| {
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        });
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.count(|s| s.in_flight -= 1);
+    }
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(api).post(api))
@@ -159,6 +178,7 @@ async fn api(
             .unwrap_or(DEFAULT_HOST_ID),
     };
     shared.count(|s| s.total += 1);
+    let _in_flight = InFlight::start(&shared);
     shared
         .script
         .note_signer(params.get("AccessKeyId"), params.get("SecurityToken"));

@@ -17,6 +17,10 @@ pub struct RequestStats {
     pub faults: FaultCounts,
     /// Requests over `max_rps`, answered `Throttling.User` (also counted in `errors`).
     pub rate_limited: u64,
+    /// Requests being answered right now...
+    pub in_flight: u64,
+    /// ...and the most there were at once.
+    pub max_in_flight: u64,
 }
 
 /// How often each failure was injected.
