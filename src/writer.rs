@@ -264,7 +264,7 @@ fn stage_call(
         .text(r.satisfaction_desc.as_deref())
         .text(r.feedback.as_deref())
         .text(r.extra_attr.as_deref())
-        .text(Some(&r.raw.to_string()))
+        .json(&r.raw)
         .int(Some(count(r.agents.len())))
         .int(leg_total(r, |l| l.queue_time))
         .int(leg_total(r, |l| l.ring_time))

@@ -103,7 +103,7 @@ pub struct BenchReport {
     pub backfill: Timed,
     /// The limit: the same rows bulk-loaded into plain tables.
     pub plain_copy: Timed,
-    /// The same bulk load into the warehouse's own tables (triggers and foreign keys included).
+    /// The same bulk load into the warehouse's own tables (their triggers included).
     pub staged_copy: Timed,
     /// A bare COPY into empty plain tables: no staging, no conflict handling.
     pub raw_copy: Timed,
@@ -611,7 +611,7 @@ impl fmt::Display for BenchReport {
             &self.plain_copy,
         ));
         out.push_str(&line(
-            "staged COPY into ccc.* (triggers, FKs)",
+            "staged COPY into ccc.* (its triggers)",
             &self.staged_copy,
         ));
         out.push_str(&line("raw COPY into empty plain tables", &self.raw_copy));
