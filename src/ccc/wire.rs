@@ -116,12 +116,12 @@ pub enum BodyError {
 
 /// Parses the body of an HTTP 200 answer.
 pub fn parse_list_body(body: &[u8]) -> Result<ListPage, BodyError> {
-    let doc = parse_json(body).map_err(BodyError::Malformed)?;
+    let mut doc = parse_json(body).map_err(BodyError::Malformed)?;
     if !is_success(&doc) {
         return Err(BodyError::NotSuccess(error_body(&doc)));
     }
     let request_id = text(&doc, "RequestId").unwrap_or_default();
-    let cdr = match doc.get("CallDetailRecords") {
+    let cdr = match doc.get_mut("CallDetailRecords") {
         None | Some(Value::Null) => return Ok(empty_page(request_id)),
         Some(v @ Value::Object(_)) => v,
         Some(other) => {
@@ -131,21 +131,20 @@ pub fn parse_list_body(body: &[u8]) -> Result<ListPage, BodyError> {
             )));
         }
     };
-    let items = list(cdr.get("List"), "CallDetailRecord")
+    let total_count = int(cdr, "TotalCount");
+    // The records are taken out of the document, so that each keeps its own JSON without a copy.
+    let items = owned_list(cdr.get_mut("List").map(Value::take), "CallDetailRecord")
         .map_err(|e| BodyError::Malformed(format!("CallDetailRecords.List {e}")))?;
     let mut page = ListPage {
         request_id,
-        total_count: int(cdr, "TotalCount"),
+        total_count,
         records: Vec::with_capacity(items.len()),
         invalid: Vec::new(),
     };
     for item in items {
         match call_record(item) {
             Ok(record) => page.records.push(record),
-            Err(reason) => page.invalid.push(InvalidRecord {
-                reason,
-                raw: item.clone(),
-            }),
+            Err(invalid) => page.invalid.push(invalid),
         }
     }
     Ok(page)
@@ -200,7 +199,19 @@ fn error_body(doc: &Value) -> ErrorBody {
     }
 }
 
-fn call_record(item: &Value) -> Result<CallRecord, String> {
+/// A call from one record, which becomes its `raw`; or the record kept whole with why it cannot be one.
+fn call_record(item: Value) -> Result<CallRecord, InvalidRecord> {
+    match call_fields(&item) {
+        Ok(record) => Ok(CallRecord {
+            raw: item,
+            ..record
+        }),
+        Err(reason) => Err(InvalidRecord { reason, raw: item }),
+    }
+}
+
+/// Every field of a call but its `raw` (left `null`).
+fn call_fields(item: &Value) -> Result<CallRecord, String> {
     let Value::Object(_) = item else {
         return Err(format!("record is {}, not an object", kind(item)));
     };
@@ -235,7 +246,7 @@ fn call_record(item: &Value) -> Result<CallRecord, String> {
         extra_attr: text(item, "ExtraAttr"),
         agents,
         recordings,
-        raw: item.clone(),
+        raw: Value::Null,
     })
 }
 
@@ -291,6 +302,21 @@ fn list<'a>(v: Option<&'a Value>, inner: &str) -> Result<Vec<&'a Value>, String>
             Some(other) => Err(format!("has {inner} as {}, not a list", kind(other))),
         },
         Some(other) => Err(format!("is {}, not a list", kind(other))),
+    }
+}
+
+/// [`list`], taking the items out of `v`.
+fn owned_list(v: Option<Value>, inner: &str) -> Result<Vec<Value>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Object(mut map)) => match map.remove(inner) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items),
+            Some(one @ Value::Object(_)) => Ok(vec![one]),
+            Some(other) => Err(format!("has {inner} as {}, not a list", kind(&other))),
+        },
+        Some(other) => Err(format!("is {}, not a list", kind(&other))),
     }
 }
 

@@ -72,10 +72,12 @@ impl CopyText {
 /// Appends `bytes` with the characters COPY gives a meaning to escaped; the runs between them are copied
 /// whole. All four are ASCII, so UTF-8 text is cut only between characters.
 fn escape_into(out: &mut Vec<u8>, mut bytes: &[u8]) {
-    while let Some(at) = bytes
-        .iter()
-        .position(|b| matches!(b, b'\\' | b'\n' | b'\r' | b'\t'))
-    {
+    // The next backslash, newline or tab, or a carriage return before it: each byte is scanned once.
+    let special = |bytes: &[u8]| {
+        let end = memchr::memchr3(b'\\', b'\n', b'\t', bytes).unwrap_or(bytes.len());
+        memchr::memchr(b'\r', &bytes[..end]).or((end < bytes.len()).then_some(end))
+    };
+    while let Some(at) = special(bytes) {
         out.extend_from_slice(&bytes[..at]);
         out.extend_from_slice(match bytes[at] {
             b'\\' => b"\\\\",
