@@ -44,13 +44,17 @@ pub struct BenchArgs {
     /// Calls the simulator generates and the backfill syncs.
     #[arg(long, default_value_t = 200_000)]
     pub calls: usize,
-    /// Days of history they span (the backfill's windows are 6 hours).
+    /// Days of history they span (the backfill's windows are 6 hours); at most 29.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
     /// Print the report as one JSON object (durations as seconds and nanoseconds) instead of the table.
     #[arg(long)]
     pub json: bool,
 }
+
+/// The longest history the bench generates: the re-sync's lookback (the span plus two hours) must stay
+/// within the configuration's bound of 30 days.
+const MAX_DAYS: u32 = 29;
 
 /// The source the bench configures.
 const SOURCE: &str = "bench";
@@ -122,6 +126,12 @@ pub async fn run(
     ensure!(
         args.calls > 0 && args.days > 0,
         "--calls and --days must be positive"
+    );
+    ensure!(
+        args.days <= MAX_DAYS,
+        "--days {} is too many: the re-sync reads the whole span back as its lookback, which is at most 30 days. \
+         Fix: use --days {MAX_DAYS} or fewer",
+        args.days
     );
     let admin_options =
         PgConnectOptions::from_str(&args.server.database_url).with_context(|| {
