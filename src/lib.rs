@@ -4,15 +4,16 @@
 //!
 //! The pipeline, top-down:
 //! - [`scheduler`]: a pass per source every interval, one job per file: the daemon loop with its replica
-//!   lock ([`lock`]) and hourly journal pruning, the windows a pass covers ([`window`]), one window streamed
-//!   into one transaction, its journal entry, progress, and the configured [`scheduler::Source`].
-//! - [`fetcher`]: pages one window to its end at an adaptive request rate (`rate`), retrying through
-//!   `retry` (the one place that decides waits, and the only user of the `backoff` crate).
+//!   lock ([`lock`]) and hourly journal pruning, the windows a pass covers ([`window`]), one window staged
+//!   and committed in one transaction (the next one staged while it commits), its journal entry, progress,
+//!   and the configured [`scheduler::Source`].
+//! - [`fetcher`]: pages one window to its end, a few pages at once, at an adaptive request rate (`rate`),
+//!   retrying through `retry` (the one place that decides waits, and the only user of the `backoff` crate).
 //! - [`ccc`]: the CCC client: the tolerant wire parser, classified errors that keep credentials out of
 //!   their text, credentials (static, files, the official default chain) and the signed request. Signature
 //!   v1 itself is the `ccc-signature` crate, shared with the simulator.
-//! - [`writer`]: every write to the warehouse: set-based upserts of a page, business days and leg totals,
-//!   the watermark and the `ccc.sync_runs` journal, in the window's transaction.
+//! - [`writer`]: every write to the warehouse: a window COPY'd into a stage and upserted set by set, business
+//!   days and leg totals, the watermark and the `ccc.sync_runs` journal, in the window's transaction.
 //!
 //! Around it:
 //! - [`config`]: typed settings, validated without I/O (every [`problem`] at once, each naming its key,

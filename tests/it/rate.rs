@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, Faults, SimulatorConfig};
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, Faults, RequestStats, SimulatorConfig};
 use ccc_sync::fetcher::PAGES_AHEAD;
 use ccc_sync::scheduler::{self, Source};
 
@@ -32,16 +32,16 @@ fn source(endpoint: &str) -> Source {
     Config::new(UNUSED_DATABASE).source(source).load_source()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_exact() {
+/// One day of `calls` calls on a simulator with `server`'s limits, backfilled by the limited source and
+/// checked against the truth: the source, the pages it fetched and what the simulator counted.
+async fn backfill(calls: usize, server: SimulatorConfig) -> (Source, u32, RequestStats) {
     let db = TestDb::new().await;
     let at = ccc_sync::window::to_ms(Utc::now());
     let sim = ccc::simulator(SimulatorConfig {
-        calls: 2_000,
+        calls,
         days: 1,
         anchor: at,
-        max_rps: Some(SERVER_LIMIT),
-        ..SimulatorConfig::default()
+        ..server
     })
     .await;
     sim.set_now(at);
@@ -49,10 +49,23 @@ async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_
 
     let pass = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
         .await
-        .expect("the backfill completes despite the throttling");
+        .expect("the backfill completes");
 
     let stats = sim.requests();
     let pages: u32 = pass.windows.iter().map(|w| w.pages).sum();
+    assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
+    (src, pages, stats)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_exact() {
+    let server = SimulatorConfig {
+        max_rps: Some(SERVER_LIMIT),
+        ..SimulatorConfig::default()
+    };
+
+    let (src, pages, stats) = backfill(2_000, server).await;
+
     let throttled = stats.rate_limited;
     let share = throttled as f64 / stats.total as f64;
     let rate = src.fetcher.request_rate();
@@ -77,35 +90,22 @@ async fn a_backfill_against_a_rate_limited_server_settles_near_its_limit_and_is_
         (0.5 * f64::from(SERVER_LIMIT)..=1.5 * f64::from(SERVER_LIMIT)).contains(&rate),
         "the rate settled near the server's limit ({SERVER_LIMIT}/s), far below the ceiling ({CEILING}/s): {rate}"
     );
-    assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_of_many_pages_is_requested_a_few_pages_at_once_and_each_page_once() {
-    let db = TestDb::new().await;
-    let at = ccc_sync::window::to_ms(Utc::now());
     // Every answer takes a while, so requests ahead of the one being answered are in flight together.
-    let sim = ccc::simulator(SimulatorConfig {
-        calls: 1_200,
-        days: 1,
-        anchor: at,
+    let server = SimulatorConfig {
         faults: Faults {
             slow: 1.0,
             slow_for: Duration::from_millis(100),
             ..Faults::default()
         },
         ..SimulatorConfig::default()
-    })
-    .await;
-    sim.set_now(at);
-    let src = source(&sim.endpoint());
+    };
 
-    let pass = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new())
-        .await
-        .expect("the backfill completes");
+    let (_, pages, stats) = backfill(1_200, server).await;
 
-    let stats = sim.requests();
-    let pages: u32 = pass.windows.iter().map(|w| w.pages).sum();
     assert!(pages >= 60, "{pages} pages");
     assert_eq!(
         stats.ok,
@@ -117,5 +117,4 @@ async fn a_window_of_many_pages_is_requested_a_few_pages_at_once_and_each_page_o
         (2..=PAGES_AHEAD as u64).contains(&stats.max_in_flight),
         "up to {PAGES_AHEAD} requests at once: {stats:?}"
     );
-    assert_warehouse_matches(&db.pool, &sim.truth(at, None)).await;
 }
