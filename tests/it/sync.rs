@@ -317,6 +317,79 @@ async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_complet
 }
 
 #[tokio::test]
+async fn a_window_failing_while_the_one_before_commits_leaves_that_one_committed_and_none_of_itself()
+ {
+    let db = TestDb::new().await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    let t0 = now();
+    // Windows of 3 hours from 8 hours back (start_from and the lookback): the second holds one page of calls;
+    // the last, three, and its third fails. The last is fetched and staged while the second commits.
+    let first = (0..50).map(|i| {
+        let start = t0 - TimeDelta::hours(4) + TimeDelta::minutes(i);
+        ccc::record(
+            &format!("1{i:04}"),
+            start.timestamp_millis(),
+            &["1001@ccctest"],
+            1,
+        )
+    });
+    let second = (0..250).map(|i| {
+        let start = t0 - TimeDelta::seconds(10 * (i + 1));
+        ccc::record(
+            &format!("2{i:04}"),
+            start.timestamp_millis(),
+            &["1002@ccctest"],
+            0,
+        )
+    });
+    sim.set_records(first.chain(second).collect());
+    sim.fail_page(PageFault {
+        page: 3,
+        times: u32::MAX,
+        status: 400,
+        body: ccc::error_body("InvalidParameter", "The specified parameter is invalid."),
+    });
+    let src = Config::new(UNUSED_DATABASE)
+        .source(spine(&sim, "agent-1", &KEY).chunk("3h"))
+        .load_source();
+
+    let err = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
+        .await
+        .expect_err("the second window fails");
+
+    assert_eq!(err.code(), "InvalidParameter", "{err}");
+    assert_eq!(
+        count(&db, "calls").await,
+        50,
+        "the windows before the failed one"
+    );
+    assert_eq!(count(&db, "agent_legs").await, 50);
+    assert_eq!(count(&db, "recordings").await, 50);
+    assert_eq!(watermark(&db, "agent-1").await, t0 - TimeDelta::hours(2));
+    let runs: Vec<(String, i32)> =
+        sqlx::query_as("SELECT status, pages FROM ccc.sync_runs ORDER BY window_start")
+            .fetch_all(&db.pool)
+            .await
+            .expect("runs");
+    assert_eq!(
+        runs,
+        [
+            ("succeeded".into(), 1),
+            ("succeeded".into(), 1),
+            ("failed".into(), 2)
+        ]
+    );
+
+    sim.clear_page_faults();
+    let t1 = t0 + TimeDelta::minutes(1);
+    scheduler::sync_source(&db.pool, &src, t1, &CancellationToken::new())
+        .await
+        .expect("second pass");
+    assert_eq!(count(&db, "calls").await, 300);
+    assert_eq!(watermark(&db, "agent-1").await, t1);
+}
+
+#[tokio::test]
 async fn retryable_faults_are_retried_and_the_window_still_lands_exactly() {
     let db = TestDb::new().await;
     let sim = ccc::scripted(vec![KEY.clone()]).await;
