@@ -50,6 +50,16 @@ fn records(n: usize, now: DateTime<Utc>) -> Vec<Value> {
         .collect()
 }
 
+/// Page 3 of every window answers `InvalidParameter`, an error no retry mends.
+fn fail_every_page_3(sim: &SimulatorHandle) {
+    sim.fail_page(PageFault {
+        page: 3,
+        times: u32::MAX,
+        status: 400,
+        body: ccc::error_body("InvalidParameter", "The specified parameter is invalid."),
+    });
+}
+
 async fn count(db: &TestDb, table: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM ccc.{table}"
@@ -268,12 +278,7 @@ async fn a_failure_on_page_3_of_5_leaves_the_watermark_and_the_next_pass_complet
     let sim = ccc::scripted(vec![KEY.clone()]).await;
     let t0 = now();
     sim.set_records(records(450, t0));
-    sim.fail_page(PageFault {
-        page: 3,
-        times: u32::MAX,
-        status: 400,
-        body: ccc::error_body("InvalidParameter", "The specified parameter is invalid."),
-    });
+    fail_every_page_3(&sim);
     let src = source(&sim, "agent-1", &KEY);
 
     let err = scheduler::sync_source(&db.pool, &src, t0, &CancellationToken::new())
@@ -343,12 +348,7 @@ async fn a_window_failing_while_the_one_before_commits_leaves_that_one_committed
         )
     });
     sim.set_records(first.chain(second).collect());
-    sim.fail_page(PageFault {
-        page: 3,
-        times: u32::MAX,
-        status: 400,
-        body: ccc::error_body("InvalidParameter", "The specified parameter is invalid."),
-    });
+    fail_every_page_3(&sim);
     let src = Config::new(UNUSED_DATABASE)
         .source(spine(&sim, "agent-1", &KEY).chunk("3h"))
         .load_source();
