@@ -55,15 +55,22 @@ pub async fn sync_source(
     {
         Some(state) => state,
         None => {
+            // Pinned after this transaction ends, so that a pool of one connection suffices.
+            tx.rollback().await.map_err(SyncError::database(source))?;
             let mut conn = pool.acquire().await.map_err(SyncError::database(source))?;
-            writer::load_state(
+            let state = writer::load_state(
                 &mut conn,
                 &s.name,
                 &s.instance_id,
                 s.start_from.resolve(now),
             )
             .await
-            .map_err(SyncError::database(source))?
+            .map_err(SyncError::database(source))?;
+            drop(conn);
+            tx = writer::begin(pool)
+                .await
+                .map_err(SyncError::database(source))?;
+            state
         }
     };
     let (mut start, end) = window::pass_span(state.watermark, s.lookback, now);
@@ -143,6 +150,11 @@ pub async fn sync_once(
     futures::future::join_all(sources.iter().map(|s| sync_source(pool, s, now, cancel))).await
 }
 
+/// Whether the pool can hand out a connection now, without waiting for one to be released.
+fn connection_free(pool: &PgPool) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
+}
+
 /// Passes with fewer windows finish too soon to need a progress display.
 const PROGRESS_MIN_WINDOWS: usize = 8;
 
@@ -153,7 +165,8 @@ const PROGRESS_MIN_WINDOWS: usize = 8;
 /// windows writing at once can both hold a call, and a later window that wrote it first would block the
 /// earlier one on a row lock while itself waiting for the earlier one to commit. Staging writes no call, leg
 /// or recording (at most a quarantined record, which a committing window no longer writes), so it may run
-/// ahead by one window, on a second connection, without any wait between the two.
+/// ahead by one window, on a second connection, without any wait between the two; when the pool has no
+/// connection free (other sources hold them), the next window waits for this one's commit instead.
 async fn run_windows(
     pool: &PgPool,
     source: &Source,
@@ -176,12 +189,19 @@ async fn run_windows(
     };
     while let Some(current) = staged.take() {
         let (committed, next) = match windows.next() {
-            Some(window) => {
+            Some(window) if connection_free(pool) => {
                 let (committed, next) = tokio::join!(
                     commit_window(pool, source, current, cancel),
                     stage_window(pool, source, window, kind, cancel, None)
                 );
                 (committed, Some(next))
+            }
+            Some(window) => {
+                // Other sources hold the other connections: one window after the other, as a wait for a
+                // second connection could outlast the pool's acquire timeout.
+                let report = commit_window(pool, source, current, cancel).await?;
+                let next = stage_window(pool, source, window, kind, cancel, None).await;
+                (Ok(report), Some(next))
             }
             None => (commit_window(pool, source, current, cancel).await, None),
         };

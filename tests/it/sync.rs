@@ -871,3 +871,28 @@ async fn with_retention_off_the_daemon_keeps_every_run() {
     let kept = journal_ids(&db, "agent-1").await;
     assert!(kept.len() > 1 && kept.contains(&old), "{kept:?}");
 }
+
+#[tokio::test]
+async fn a_pool_of_one_connection_syncs_a_new_source_window_after_window() {
+    let db = TestDb::new().await;
+    let sim = ccc::scripted(vec![KEY.clone()]).await;
+    let t0 = now();
+    sim.set_records(records(300, t0));
+    let src = Config::new(UNUSED_DATABASE)
+        .source(spine(&sim, "agent-1", &KEY).chunk("1h"))
+        .load_source();
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&db.url)
+        .await
+        .expect("a pool of one");
+
+    let pass = scheduler::sync_source(&one, &src, t0, &CancellationToken::new())
+        .await
+        .expect("no wait for a second connection");
+
+    assert!(pass.windows.len() >= 8, "{} windows", pass.windows.len());
+    assert_eq!(count(&db, "calls").await, 300);
+    assert_eq!(watermark(&db, "agent-1").await, t0);
+}
