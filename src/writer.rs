@@ -1,5 +1,6 @@
-//! Every write to the warehouse: a window's calls staged by COPY and upserted set by set, the watermark, the `sync_runs` journal and
-//! its pruning, and the table list a bulk load shares with them. Reads for people live in [`crate::reads`].
+//! Every write to the warehouse: a window's calls staged by COPY and upserted set by set, the watermark, the
+//! `sync_runs` journal and its pruning, and the table list a bulk load shares with them. Reads for people
+//! live in [`crate::reads`].
 //!
 //! Query functions take `&mut PgConnection` (a transaction derefs to one); the caller opens one transaction
 //! per window and commits once, after [`finish_window`] has moved the watermark in that same transaction.
@@ -7,6 +8,8 @@
 //! whole: re-syncing the lookback rewrites nothing.
 
 mod copy_text;
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -89,7 +92,7 @@ impl Stage {
         }
         for (table, rows) in [
             ("staged_calls", calls),
-            ("staged_legs", legs),
+            ("staged_agent_legs", legs),
             ("staged_recordings", recordings),
         ] {
             if rows.is_empty() {
@@ -114,8 +117,8 @@ impl Stage {
         };
         let stats = WriteStats {
             calls: run(UPSERT_CALLS).await?,
-            legs: run(REMOVE_LEGS).await? + run(UPSERT_LEGS).await?,
-            recordings: run(REMOVE_RECORDINGS).await? + run(UPSERT_RECORDINGS).await?,
+            legs: run(REMOVE_LEGS).await? + run(&UPSERT_LEGS).await?,
+            recordings: run(REMOVE_RECORDINGS).await? + run(&UPSERT_RECORDINGS).await?,
             quarantined: 0,
         };
         run(DROP_STAGE).await?;
@@ -133,7 +136,7 @@ const CREATE_STAGE: &str = "
         extra_attr text, raw jsonb NOT NULL, leg_count int4 NOT NULL, queue_time int4, ring_time int4,
         talk_time int4, hold_time int4, work_time int4, recording_count int4 NOT NULL
     ) ON COMMIT DROP;
-    CREATE TEMP TABLE staged_legs (
+    CREATE TEMP TABLE staged_agent_legs (
         instance_id text NOT NULL, contact_id text NOT NULL, leg_no int2 NOT NULL, agent_id text,
         agent_name text, skill_group_name text, start_time timestamptz, queue_time int4, ring_time int4,
         talk_time int4, hold_time int4, work_time int4, satisfaction text, feedback text
@@ -148,7 +151,8 @@ const CREATE_STAGE: &str = "
         inserted bool NOT NULL
     ) ON COMMIT DROP;";
 
-const DROP_STAGE: &str = "DROP TABLE staged_calls, staged_legs, staged_recordings, changed_calls";
+const DROP_STAGE: &str =
+    "DROP TABLE staged_calls, staged_agent_legs, staged_recordings, changed_calls";
 
 /// Inserts new calls and rewrites those whose `raw` changed, dated in the business time zone; the calls it
 /// wrote go to `changed_calls` (`xmax = 0` tells a row this statement inserted from one it updated).
@@ -187,28 +191,7 @@ const REMOVE_LEGS: &str = "
       AND x.leg_no > s.leg_count";
 
 /// Writes the legs of the calls written, on their call's day; an unchanged leg is left as it is.
-const UPSERT_LEGS: &str = "
-    INSERT INTO ccc.agent_legs AS l (instance_id, contact_id, leg_no, agent_id, agent_name,
-        skill_group_name, start_time, queue_time, ring_time, talk_time, hold_time, work_time,
-        satisfaction, feedback, business_date)
-    SELECT u.instance_id, u.contact_id, u.leg_no, u.agent_id, u.agent_name, u.skill_group_name,
-        u.start_time, u.queue_time, u.ring_time, u.talk_time, u.hold_time, u.work_time,
-        u.satisfaction, u.feedback, k.business_date
-    FROM staged_legs AS u JOIN changed_calls AS k USING (instance_id, contact_id)
-    ON CONFLICT (instance_id, contact_id, leg_no) DO UPDATE SET
-        agent_id = EXCLUDED.agent_id, agent_name = EXCLUDED.agent_name,
-        skill_group_name = EXCLUDED.skill_group_name, start_time = EXCLUDED.start_time,
-        queue_time = EXCLUDED.queue_time, ring_time = EXCLUDED.ring_time,
-        talk_time = EXCLUDED.talk_time, hold_time = EXCLUDED.hold_time,
-        work_time = EXCLUDED.work_time, satisfaction = EXCLUDED.satisfaction,
-        feedback = EXCLUDED.feedback, business_date = EXCLUDED.business_date
-    WHERE (l.agent_id, l.agent_name, l.skill_group_name, l.start_time, l.queue_time, l.ring_time,
-           l.talk_time, l.hold_time, l.work_time, l.satisfaction, l.feedback, l.business_date)
-        IS DISTINCT FROM
-          (EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.skill_group_name, EXCLUDED.start_time,
-           EXCLUDED.queue_time, EXCLUDED.ring_time, EXCLUDED.talk_time, EXCLUDED.hold_time,
-           EXCLUDED.work_time, EXCLUDED.satisfaction, EXCLUDED.feedback, EXCLUDED.business_date)";
-
+static UPSERT_LEGS: LazyLock<String> = LazyLock::new(|| upsert_changed(table("agent_legs")));
 /// Removes the recordings past each rewritten call's new count, like [`REMOVE_LEGS`].
 const REMOVE_RECORDINGS: &str = "
     DELETE FROM ccc.recordings AS x
@@ -217,26 +200,29 @@ const REMOVE_RECORDINGS: &str = "
       AND x.recording_no > s.recording_count";
 
 /// Writes the recordings of the calls written, like [`UPSERT_LEGS`].
-const UPSERT_RECORDINGS: &str = "
-    INSERT INTO ccc.recordings AS x (instance_id, contact_id, recording_no, contact_type, agent_id,
-        agent_name, calling_number, called_number, channel, file_name, file_description, file_path,
-        start_time, duration)
-    SELECT u.instance_id, u.contact_id, u.recording_no, u.contact_type, u.agent_id, u.agent_name,
-        u.calling_number, u.called_number, u.channel, u.file_name, u.file_description, u.file_path,
-        u.start_time, u.duration
-    FROM staged_recordings AS u JOIN changed_calls AS k USING (instance_id, contact_id)
-    ON CONFLICT (instance_id, contact_id, recording_no) DO UPDATE SET
-        contact_type = EXCLUDED.contact_type, agent_id = EXCLUDED.agent_id,
-        agent_name = EXCLUDED.agent_name, calling_number = EXCLUDED.calling_number,
-        called_number = EXCLUDED.called_number, channel = EXCLUDED.channel,
-        file_name = EXCLUDED.file_name, file_description = EXCLUDED.file_description,
-        file_path = EXCLUDED.file_path, start_time = EXCLUDED.start_time, duration = EXCLUDED.duration
-    WHERE (x.contact_type, x.agent_id, x.agent_name, x.calling_number, x.called_number, x.channel,
-           x.file_name, x.file_description, x.file_path, x.start_time, x.duration)
-        IS DISTINCT FROM
-          (EXCLUDED.contact_type, EXCLUDED.agent_id, EXCLUDED.agent_name, EXCLUDED.calling_number,
-           EXCLUDED.called_number, EXCLUDED.channel, EXCLUDED.file_name, EXCLUDED.file_description,
-           EXCLUDED.file_path, EXCLUDED.start_time, EXCLUDED.duration)";
+static UPSERT_RECORDINGS: LazyLock<String> = LazyLock::new(|| upsert_changed(table("recordings")));
+
+/// Upserts the staged rows of `table` that belong to a call in `changed_calls`, a row's `business_date`
+/// being its call's.
+fn upsert_changed(table: &Table) -> String {
+    let select = [table.key, table.columns]
+        .concat()
+        .iter()
+        .map(|c| match *c {
+            "business_date" => "k.business_date".to_owned(),
+            c => format!("u.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO ccc.{name} AS t ({list}) SELECT {select}
+         FROM staged_{name} AS u JOIN changed_calls AS k USING (instance_id, contact_id)
+         {upsert}",
+        name = table.name,
+        list = table.column_list(),
+        upsert = table.on_conflict_update(),
+    )
+}
 
 /// One record as rows of the stage's three tables, in their columns' order.
 fn stage_call(
@@ -611,6 +597,25 @@ impl Table {
     pub(crate) fn column_list(&self) -> String {
         [self.key, self.columns].concat().join(", ")
     }
+
+    /// `ON CONFLICT` on the key, updating every written column of the row aliased `t`, unless none differs:
+    /// the unchanged-row guard, so that writing the same row again rewrites nothing.
+    fn on_conflict_update(&self) -> String {
+        let each = |template: &str| {
+            self.columns
+                .iter()
+                .map(|c| template.replace('#', c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            self.key.join(", "),
+            each("# = EXCLUDED.#"),
+            each("t.#"),
+            each("EXCLUDED.#"),
+        )
+    }
 }
 
 /// The three call tables, parents first, with exactly the columns [`write_calls`] writes.
@@ -696,6 +701,14 @@ pub async fn create_plain_tables(conn: &mut PgConnection, schema: &str) -> Resul
     Ok(())
 }
 
+/// The entry of [`TABLES`] named `name`.
+fn table(name: &str) -> &'static Table {
+    TABLES
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| unreachable!("TABLES lists {name}"))
+}
+
 /// Loads COPY text (as [`crate::reads::copy_out`] writes it) into `schema`'s `table` the way a hand-written
 /// bulk load would, for the bench's reference: a temporary staging table, then one `INSERT … ON CONFLICT`
 /// with the writer's unchanged-row guard. Run it inside a transaction from [`begin`]; the rows it wrote.
@@ -716,21 +729,9 @@ pub async fn staged_load(
         .await?;
     copy.read_from(rows).await?;
     copy.finish().await?;
-    let each = |template: &str| {
-        table
-            .columns
-            .iter()
-            .map(|c| template.replace('#', c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {schema}.{name} AS t ({list}) SELECT {list} FROM staged_{name}
-         ON CONFLICT ({}) DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
-        table.key.join(", "),
-        each("# = EXCLUDED.#"),
-        each("t.#"),
-        each("EXCLUDED.#"),
+        "INSERT INTO {schema}.{name} AS t ({list}) SELECT {list} FROM staged_{name} {}",
+        table.on_conflict_update(),
     )))
     .execute(&mut *conn)
     .await?;
