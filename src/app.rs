@@ -306,7 +306,7 @@ impl App {
                     let answer = retry(
                         &RetryPolicy::requests(CHECK_RETRY_FOR),
                         &CancellationToken::new(),
-                        || client.list_recent_call_records(&request),
+                        || client.list_calls(source.settings.api, &request),
                         |e, _, _| retried.push(e.to_string()),
                     )
                     .await;

@@ -16,7 +16,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::ccc::{ClientSettings, CredentialProvider, Credentials};
+use crate::ccc::api::CCC2_MAX_PAGE_NUMBER;
+use crate::ccc::{Api, ClientSettings, CredentialProvider, Credentials};
 use crate::pii::{PhoneNumberMode, PhoneNumbers};
 pub(crate) use crate::problem::ConfigProblem;
 use crate::problem::Problems;
@@ -85,6 +86,8 @@ impl fmt::Debug for DatabaseSettings {
 pub struct SourceSettings {
     /// Names the source in logs, metrics and `ccc.sync_state`.
     pub name: String,
+    /// What it syncs: one agent's calls or the whole instance, on CCC 1.0 or 2.0.
+    pub api: Api,
     pub instance_id: String,
     pub client: ClientSettings,
     pub credentials: SourceCredentials,
@@ -97,6 +100,11 @@ pub struct SourceSettings {
     /// The longest window fetched and committed as one unit; longer spans are split, oldest first.
     pub chunk: Duration,
     pub page_size: u32,
+    /// How the service limits one query, and how far a window may be split to fit them.
+    pub limits: QueryLimits,
+    /// Whether each new or changed call's agent events and recording files are fetched (`ccc2`: a request
+    /// each per call).
+    pub call_details: bool,
     /// The ceiling of the source's adaptive request rate ([`crate::rate`]), never exceeded.
     pub max_requests_per_second: f64,
     /// How long one request may keep being retried before the window fails.
@@ -104,6 +112,29 @@ pub struct SourceSettings {
     /// How often to re-sync `reconcile_span` to catch changes later than the lookback; `None` turns it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile_span: Duration,
+}
+
+/// What one query of a source's list action may reach; a window beyond them is split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// The highest `PageNumber` the service serves (`None`: no limit), so at most this many pages of
+    /// `page_size` records per query.
+    pub max_page_number: Option<u32>,
+    /// The longest window one query may span (`None`: no limit).
+    pub max_window: Option<Duration>,
+    /// No window is split shorter than this; one still over the limits fails, naming it and its count.
+    pub min_window: Duration,
+}
+
+impl QueryLimits {
+    /// The limits the service documents for `api`, splitting down to a second.
+    pub fn documented(api: Api) -> QueryLimits {
+        QueryLimits {
+            max_page_number: api.default_max_page_number(),
+            max_window: api.default_max_window(),
+            min_window: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Where a source's credentials come from, as configured. Start-up turns it into a provider.
@@ -227,6 +258,7 @@ struct RawDatabase {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: Option<String>,
+    api: Option<String>,
     instance_id: Option<String>,
     endpoint: Option<String>,
     region: Option<String>,
@@ -235,6 +267,10 @@ struct RawSource {
     interval: Option<String>,
     chunk: Option<String>,
     page_size: Option<u32>,
+    max_page_number: Option<u32>,
+    max_window: Option<String>,
+    min_window: Option<String>,
+    call_details: Option<String>,
     max_requests_per_second: Option<f64>,
     retry_for: Option<String>,
     connect_timeout: Option<String>,
@@ -379,7 +415,7 @@ mod shape {
     /// The kind of value a key takes; every key not listed here is text.
     fn kind(name: &str) -> Kind {
         match name {
-            "max_connections" | "page_size" => Kind::WholeNumber,
+            "max_connections" | "page_size" | "max_page_number" => Kind::WholeNumber,
             "max_requests_per_second" => Kind::Number,
             _ => Kind::Text,
         }
@@ -817,6 +853,18 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
             "name the source, e.g. \"agent-1912\"",
         );
     }
+    let api = match s.api.as_deref() {
+        None => Api::Agent,
+        Some(name) => Api::from_name(name).unwrap_or_else(|| {
+            p.add(
+                key("api"),
+                format!("{name:?}"),
+                "is not an API ccc-sync knows",
+                "use \"agent\" (one agent's calls, ListRecentCallRecords), \"instance\" (every call of a CCC 1.0 instance) or \"ccc2\" (every call of a CCC 2.0 instance)",
+            );
+            Api::Agent
+        }),
+    };
     let instance_id = s.instance_id.clone().unwrap_or_default();
     if instance_id.trim().is_empty() {
         p.add(
@@ -936,6 +984,30 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
             "use 100",
         );
     }
+    let limits = query_limits(&key, &s, api, chunk, p);
+    let call_details = match s.call_details.as_deref() {
+        None => !api.has_call_details(),
+        Some("on") if api.has_call_details() => {
+            p.add(
+                key("call_details"),
+                "\"on\"",
+                &format!("is only for api = \"ccc2\": the records of api = \"{api}\" carry their legs and recordings"),
+                "remove it",
+            );
+            false
+        }
+        Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            p.add(
+                key("call_details"),
+                format!("{other:?}"),
+                "is neither \"on\" nor \"off\"",
+                "write \"on\" (fetch each new or changed call's agent events and recordings: two requests per call) or \"off\"",
+            );
+            false
+        }
+    };
     let max_requests_per_second = s
         .max_requests_per_second
         .unwrap_or(DEFAULT_MAX_REQUESTS_PER_SECOND);
@@ -950,6 +1022,7 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
     let credentials = source_credentials(&key, &s, p);
     Some(SourceSettings {
         name,
+        api,
         instance_id,
         client: ClientSettings {
             endpoint: endpoint?,
@@ -962,11 +1035,86 @@ fn validate_source(i: usize, s: RawSource, p: &mut Problems) -> Option<SourceSet
         interval,
         chunk,
         page_size,
+        limits,
+        call_details,
         max_requests_per_second,
         retry_for,
         reconcile_every,
         reconcile_span,
     })
+}
+
+/// A source's query limits: the API's documented ones unless configured. A `chunk` longer than
+/// `max_window` is refused, as every window would have to be split.
+fn query_limits(
+    key: &dyn Fn(&str) -> String,
+    s: &RawSource,
+    api: Api,
+    chunk: Duration,
+    p: &mut Problems,
+) -> QueryLimits {
+    let max_page_number = match s.max_page_number {
+        Some(0) => None,
+        Some(n) if api == Api::Ccc2 && n > CCC2_MAX_PAGE_NUMBER => {
+            p.add(
+                key("max_page_number"),
+                n,
+                &format!("is over the {CCC2_MAX_PAGE_NUMBER} pages CCC 2.0 serves per query"),
+                format!("use at most {CCC2_MAX_PAGE_NUMBER}, or omit it"),
+            );
+            api.default_max_page_number()
+        }
+        Some(n) => Some(n),
+        None => api.default_max_page_number(),
+    };
+    let max_window = match s.max_window.as_deref() {
+        Some("off") => None,
+        None => api.default_max_window(),
+        text => Some(duration(
+            p,
+            key("max_window"),
+            text,
+            "7d",
+            Duration::from_secs(60),
+            366 * DAY,
+        )),
+    };
+    let min_window = duration(
+        p,
+        key("min_window"),
+        s.min_window.as_deref(),
+        "1s",
+        Duration::from_millis(1),
+        DAY,
+    );
+    if let Some(max) = max_window
+        && chunk > max
+    {
+        p.add(
+            key("chunk"),
+            format!("{:?}", humantime::format_duration(chunk).to_string()),
+            &format!(
+                "is longer than max_window ({}), the longest span one query of api = \"{api}\" may ask for",
+                humantime::format_duration(max)
+            ),
+            "use a chunk no longer than max_window",
+        );
+    }
+    if let Some(max) = max_window
+        && min_window > max
+    {
+        p.add(
+            key("min_window"),
+            format!("{:?}", humantime::format_duration(min_window).to_string()),
+            "is longer than max_window",
+            "use a min_window shorter than max_window",
+        );
+    }
+    QueryLimits {
+        max_page_number,
+        max_window,
+        min_window,
+    }
 }
 
 /// `cn-shanghai` has its own host; the other regions are served by the central endpoint.
@@ -1101,6 +1249,91 @@ interval = "1m"
         );
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.server_listen, None);
+    }
+
+    #[test]
+    fn each_api_has_its_documented_limits_and_call_details_default() {
+        let with = |extra: &str| {
+            let text = MINIMAL.replace("lookback = \"2h\"", &format!("lookback = \"2h\"\n{extra}"));
+            load_text(&text, &keys()).expect("valid").sources.remove(0)
+        };
+        let agent = with("");
+        assert_eq!(agent.api, Api::Agent);
+        assert_eq!(agent.limits, QueryLimits::documented(Api::Agent));
+        assert_eq!(agent.limits.max_page_number, None);
+        assert!(!agent.call_details);
+        let instance = with("api = \"instance\"");
+        assert_eq!(instance.limits.max_window, Some(7 * DAY));
+        assert!(!instance.call_details);
+        let ccc2 = with("api = \"ccc2\"");
+        assert_eq!(ccc2.limits.max_page_number, Some(100));
+        assert_eq!(ccc2.limits.max_window, None);
+        assert!(ccc2.call_details, "on by default for ccc2");
+        let tuned = with(
+            "api = \"ccc2\"\nmax_page_number = 3\nmax_window = \"1d\"\nmin_window = \"5m\"\ncall_details = \"off\"",
+        );
+        assert_eq!(
+            tuned.limits,
+            QueryLimits {
+                max_page_number: Some(3),
+                max_window: Some(DAY),
+                min_window: Duration::from_secs(300)
+            }
+        );
+        assert!(!tuned.call_details);
+    }
+
+    #[test]
+    fn an_unknown_api_and_limits_out_of_range_name_the_key_and_the_fix() {
+        let text = MINIMAL.replace(
+            "lookback = \"2h\"",
+            "lookback = \"2h\"\napi = \"ccc3\"\ncall_details = \"yes\"\nmax_window = \"2h\"\nchunk = \"6h\"",
+        );
+        let shown: Vec<String> = problems(&text, &keys())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let has = |needles: &[&str]| shown.iter().any(|p| needles.iter().all(|n| p.contains(n)));
+        assert!(
+            has(&["sources[0].api", "\"ccc3\"", "\"ccc2\""]),
+            "{shown:#?}"
+        );
+        assert!(
+            has(&["sources[0].call_details", "\"yes\"", "\"off\""]),
+            "{shown:#?}"
+        );
+        assert!(
+            has(&["sources[0].chunk", "longer than max_window"]),
+            "{shown:#?}"
+        );
+        let over = MINIMAL.replace(
+            "lookback = \"2h\"",
+            "lookback = \"2h\"\napi = \"ccc2\"\nmax_page_number = 500",
+        );
+        let shown: Vec<String> = problems(&over, &keys())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("sources[0].max_page_number") && p.contains("at most 100")),
+            "{shown:#?}"
+        );
+        let details = MINIMAL.replace(
+            "lookback = \"2h\"",
+            "lookback = \"2h\"\napi = \"instance\"\ncall_details = \"on\"",
+        );
+        let shown: Vec<String> = problems(&details, &keys())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("sources[0].call_details") && p.contains("only for api")),
+            "{shown:#?}"
+        );
     }
 
     #[test]

@@ -69,6 +69,14 @@ fn describe() {
         "Retried CCC requests the service throttled"
     );
     describe_counter!(
+        "ccc_sync_window_splits_total",
+        "Times a window was fetched as two halves to fit the service's per-query limits"
+    );
+    describe_counter!(
+        "ccc_sync_call_details_total",
+        "Calls whose agent events and recordings were fetched (api ccc2, call_details on)"
+    );
+    describe_counter!(
         "ccc_sync_records_fetched_total",
         "Records received in committed windows"
     );
@@ -129,6 +137,17 @@ pub(crate) fn api_retry(source: &str, code: &str, throttled: bool) {
 pub(crate) fn api_request_rate(source: &str, requests_per_second: f64) {
     gauge!("ccc_sync_api_requests_per_second", "source" => source.to_owned())
         .set(requests_per_second);
+}
+
+/// A window was fetched in parts: `splits` halvings.
+pub(crate) fn window_splits(source: &str, splits: u32) {
+    counter!("ccc_sync_window_splits_total", "source" => source.to_owned())
+        .increment(u64::from(splits));
+}
+
+/// The details of `calls` calls were fetched and committed.
+pub(crate) fn call_details(source: &str, calls: u64) {
+    counter!("ccc_sync_call_details_total", "source" => source.to_owned()).increment(calls);
 }
 
 /// A window was committed.

@@ -19,6 +19,26 @@ impl Window {
     pub(crate) fn end_ms(&self) -> i64 {
         self.end.timestamp_millis()
     }
+
+    /// How long it is (zero for an empty or reversed window).
+    pub(crate) fn span(&self) -> Duration {
+        (self.end - self.start).to_std().unwrap_or_default()
+    }
+
+    /// Its older and newer halves, sharing the middle millisecond like adjacent [`chunks`].
+    pub(crate) fn halves(&self) -> (Window, Window) {
+        let middle = to_ms(self.start + (self.end - self.start) / 2);
+        (
+            Window {
+                start: self.start,
+                end: middle,
+            },
+            Window {
+                start: middle,
+                end: self.end,
+            },
+        )
+    }
 }
 
 impl std::fmt::Display for Window {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use crate::ccc::{CallRecord, InvalidRecord};
+use crate::ccc::{AgentLeg, Api, CallRecord, InvalidRecord, Recording};
 use crate::window::Window;
 
 use copy_text::CopyText;
@@ -55,7 +55,7 @@ pub async fn write_calls(
     default_instance: &str,
     records: &[CallRecord],
 ) -> Result<WriteStats, sqlx::Error> {
-    let mut stage = Stage::default();
+    let mut stage = Stage::new(Api::Agent, false);
     stage.add(conn, default_instance, records).await?;
     stage.apply(conn).await
 }
@@ -66,12 +66,24 @@ pub async fn write_calls(
 ///
 /// The records of one stage must be unique per `(InstanceId, ContactId)` (the fetcher deduplicates a
 /// window), as one `INSERT … ON CONFLICT` cannot change a row twice.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Stage {
     created: bool,
+    /// The API the records came from, written with each call.
+    api: Api,
+    /// Whether each call written is left for its details to be fetched ([`crate::scheduler`]'s details).
+    details_pending: bool,
 }
 
 impl Stage {
+    pub(crate) fn new(api: Api, details_pending: bool) -> Stage {
+        Stage {
+            created: false,
+            api,
+            details_pending,
+        }
+    }
+
     /// COPYs `records` into the stage, creating its tables on first use.
     pub(crate) async fn add(
         &mut self,
@@ -88,7 +100,8 @@ impl Stage {
         }
         let (mut calls, mut legs, mut recordings) = Default::default();
         for r in records {
-            stage_call(&mut calls, &mut legs, &mut recordings, r, default_instance);
+            let rows = (&mut calls, &mut legs, &mut recordings);
+            stage_call(rows, r, default_instance, self.api, self.details_pending);
         }
         for (table, rows) in [
             ("staged_calls", calls),
@@ -116,7 +129,7 @@ impl Stage {
             Ok(sqlx::query(sql).execute(&mut *conn).await?.rows_affected())
         };
         let stats = WriteStats {
-            calls: run(UPSERT_CALLS).await?,
+            calls: run(&UPSERT_CALLS).await?,
             legs: run(REMOVE_LEGS).await? + run(&UPSERT_LEGS).await?,
             recordings: run(REMOVE_RECORDINGS).await? + run(&UPSERT_RECORDINGS).await?,
             quarantined: 0,
@@ -134,7 +147,12 @@ const CREATE_STAGE: &str = "
         contact_type text, contact_disposition text, calling_number text, called_number text,
         agent_names text, skill_group_names text, satisfaction int4, satisfaction_desc text, feedback text,
         extra_attr text, raw jsonb NOT NULL, leg_count int4 NOT NULL, queue_time int4, ring_time int4,
-        talk_time int4, hold_time int4, work_time int4, recording_count int4 NOT NULL
+        talk_time int4, hold_time int4, work_time int4, recording_count int4 NOT NULL, api text NOT NULL,
+        established_time timestamptz, release_time timestamptz, release_initiator text, release_reason text,
+        early_media_state text, caller_location text, callee_location text, broker text, agent_ids text,
+        skill_group_ids text, dialing_time int4, ivr_time int4, wait_time int4, recording_duration int4,
+        recording_ready bool, satisfaction_survey_offered bool, satisfaction_survey_channel text,
+        details_pending bool NOT NULL
     ) ON COMMIT DROP;
     CREATE TEMP TABLE staged_agent_legs (
         instance_id text NOT NULL, contact_id text NOT NULL, leg_no int2 NOT NULL, agent_id text,
@@ -155,32 +173,38 @@ const DROP_STAGE: &str =
     "DROP TABLE staged_calls, staged_agent_legs, staged_recordings, changed_calls";
 
 /// Inserts new calls and rewrites those whose `raw` changed, dated in the business time zone; the calls it
-/// wrote go to `changed_calls` (`xmax = 0` tells a row this statement inserted from one it updated).
-const UPSERT_CALLS: &str = "
-    WITH written AS (
-        INSERT INTO ccc.calls AS c (instance_id, contact_id, start_time, duration, contact_type,
-            contact_disposition, calling_number, called_number, agent_names, skill_group_names,
-            satisfaction, satisfaction_desc, feedback, extra_attr, raw, leg_count, queue_time, ring_time,
-            talk_time, hold_time, work_time, business_date)
-        SELECT s.instance_id, s.contact_id, s.start_time, s.duration, s.contact_type, s.contact_disposition,
-            s.calling_number, s.called_number, s.agent_names, s.skill_group_names, s.satisfaction,
-            s.satisfaction_desc, s.feedback, s.extra_attr, s.raw, s.leg_count, s.queue_time, s.ring_time,
-            s.talk_time, s.hold_time, s.work_time, (s.start_time AT TIME ZONE ccc.business_time_zone())::date
-        FROM staged_calls AS s
-        ON CONFLICT (instance_id, contact_id) DO UPDATE SET
-            start_time = EXCLUDED.start_time, duration = EXCLUDED.duration,
-            contact_type = EXCLUDED.contact_type, contact_disposition = EXCLUDED.contact_disposition,
-            calling_number = EXCLUDED.calling_number, called_number = EXCLUDED.called_number,
-            agent_names = EXCLUDED.agent_names, skill_group_names = EXCLUDED.skill_group_names,
-            satisfaction = EXCLUDED.satisfaction, satisfaction_desc = EXCLUDED.satisfaction_desc,
-            feedback = EXCLUDED.feedback, extra_attr = EXCLUDED.extra_attr, raw = EXCLUDED.raw,
-            leg_count = EXCLUDED.leg_count, queue_time = EXCLUDED.queue_time,
-            ring_time = EXCLUDED.ring_time, talk_time = EXCLUDED.talk_time,
-            hold_time = EXCLUDED.hold_time, work_time = EXCLUDED.work_time,
-            business_date = EXCLUDED.business_date, last_changed_at = now()
-        WHERE c.raw IS DISTINCT FROM EXCLUDED.raw
-        RETURNING c.instance_id, c.contact_id, c.business_date, c.xmax = 0)
-    INSERT INTO changed_calls SELECT * FROM written";
+/// wrote go to `changed_calls` (`xmax = 0` tells a row this statement inserted from one it updated). A call
+/// a whole-instance API wrote is not rewritten from an agent's view of it.
+static UPSERT_CALLS: LazyLock<String> = LazyLock::new(|| {
+    let calls = table("calls");
+    let staged = calls
+        .columns
+        .iter()
+        .map(|c| match *c {
+            "business_date" => {
+                "(s.start_time AT TIME ZONE ccc.business_time_zone())::date".to_owned()
+            }
+            c => format!("s.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let set = calls
+        .columns
+        .iter()
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH written AS (
+            INSERT INTO ccc.calls AS c ({list})
+            SELECT s.instance_id, s.contact_id, {staged} FROM staged_calls AS s
+            ON CONFLICT (instance_id, contact_id) DO UPDATE SET {set}, last_changed_at = now()
+            WHERE c.raw IS DISTINCT FROM EXCLUDED.raw AND (EXCLUDED.api <> 'agent' OR c.api = 'agent')
+            RETURNING c.instance_id, c.contact_id, c.business_date, c.xmax = 0)
+        INSERT INTO changed_calls SELECT * FROM written",
+        list = calls.column_list(),
+    )
+});
 
 /// Removes the legs past each rewritten call's new count: a call that had 3 legs and now has 2 has 2. A new
 /// call has none to remove.
@@ -224,13 +248,14 @@ fn upsert_changed(table: &Table) -> String {
     )
 }
 
-/// One record as rows of the stage's three tables, in their columns' order.
+/// One record as rows of the stage's three tables, in their columns' order. A record with call-level times
+/// (2.0) gives them to the call; otherwise the call's times are its legs' totals.
 fn stage_call(
-    calls: &mut CopyText,
-    legs: &mut CopyText,
-    recordings: &mut CopyText,
+    (calls, legs, recordings): (&mut CopyText, &mut CopyText, &mut CopyText),
     r: &CallRecord,
     default_instance: &str,
+    api: Api,
+    details_pending: bool,
 ) {
     let instance_id = Some(r.instance_id.as_deref().unwrap_or(default_instance));
     let contact_id = Some(r.contact_id.as_str());
@@ -251,13 +276,40 @@ fn stage_call(
         .text(r.feedback.as_deref())
         .text(r.extra_attr.as_deref())
         .json(&r.raw)
-        .int(Some(count(r.agents.len())))
-        .int(leg_total(r, |l| l.queue_time))
-        .int(leg_total(r, |l| l.ring_time))
-        .int(leg_total(r, |l| l.talk_time))
-        .int(leg_total(r, |l| l.hold_time))
-        .int(leg_total(r, |l| l.work_time))
-        .int(Some(count(r.recordings.len())));
+        .int(Some(count(r.agents.len())));
+    match r.call_times {
+        Some(t) => calls
+            .int(t.queue_time)
+            .int(t.ring_time)
+            .int(t.talk_time)
+            .int(t.hold_time),
+        None => calls
+            .int(leg_total(r, |l| l.queue_time))
+            .int(leg_total(r, |l| l.ring_time))
+            .int(leg_total(r, |l| l.talk_time))
+            .int(leg_total(r, |l| l.hold_time)),
+    }
+    .int(leg_total(r, |l| l.work_time))
+    .int(Some(count(r.recordings.len())))
+    .text(Some(api.name()))
+    .time(millis(r.established_time_ms))
+    .time(millis(r.release_time_ms))
+    .text(r.release_initiator.as_deref())
+    .text(r.release_reason.as_deref())
+    .text(r.early_media_state.as_deref())
+    .text(r.caller_location.as_deref())
+    .text(r.callee_location.as_deref())
+    .text(r.broker.as_deref())
+    .text(r.agent_ids.as_deref())
+    .text(r.skill_group_ids.as_deref())
+    .int(r.dialing_time)
+    .int(r.ivr_time)
+    .int(r.wait_time)
+    .int(r.recording_duration)
+    .flag(r.recording_ready)
+    .flag(r.satisfaction_survey_offered)
+    .text(r.satisfaction_survey_channel.as_deref())
+    .flag(Some(details_pending));
     calls.end_row();
     for (i, leg) in r.agents.iter().enumerate() {
         legs.text(instance_id)
@@ -294,6 +346,175 @@ fn stage_call(
             .int(rec.duration);
         recordings.end_row();
     }
+}
+
+/// A call a ccc2 source has yet to fetch the details of, as it was when read.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct PendingCall {
+    pub contact_id: String,
+    /// The details are written only if the call has not changed since.
+    pub last_changed_at: DateTime<Utc>,
+    pub skill_group_ids: Option<String>,
+    pub skill_group_names: Option<String>,
+}
+
+/// Up to `limit` calls of `instance_id` whose details are pending, oldest first.
+pub(crate) async fn pending_details(
+    conn: &mut PgConnection,
+    instance_id: &str,
+    limit: i64,
+) -> Result<Vec<PendingCall>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT contact_id, last_changed_at, skill_group_ids, skill_group_names FROM ccc.calls
+         WHERE instance_id = $1 AND details_pending ORDER BY start_time, contact_id LIMIT $2",
+    )
+    .bind(instance_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Fetched details of one pending call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallDetails {
+    pub call: PendingCall,
+    pub legs: Vec<AgentLeg>,
+    pub recordings: Vec<Recording>,
+}
+
+/// Replaces the legs and recordings of the calls whose details were fetched and marks them done, in the
+/// caller's transaction (from [`begin`]). A call that changed since it was read keeps its details pending
+/// and its placeholder legs: the next round fetches them again. What it changed.
+pub(crate) async fn write_details(
+    conn: &mut PgConnection,
+    instance_id: &str,
+    details: &[CallDetails],
+) -> Result<WriteStats, sqlx::Error> {
+    let calls = details
+        .iter()
+        .map(|d| {
+            let work: Option<i64> = (!d.legs.is_empty()).then(|| {
+                d.legs
+                    .iter()
+                    .map(|l| i64::from(l.work_time.unwrap_or(0)))
+                    .sum()
+            });
+            serde_json::json!({
+                "contact_id": d.call.contact_id, "last_changed_at": d.call.last_changed_at,
+                "leg_count": d.legs.len(), "work_time": work,
+            })
+        })
+        .collect::<Vec<_>>();
+    let claimed: Vec<String> = sqlx::query_scalar(
+        "UPDATE ccc.calls AS c SET details_pending = false, leg_count = d.leg_count, work_time = d.work_time
+         FROM jsonb_to_recordset($2) AS d(contact_id text, last_changed_at timestamptz, leg_count int4,
+             work_time int4)
+         WHERE c.instance_id = $1 AND c.contact_id = d.contact_id AND c.details_pending
+           AND c.last_changed_at = d.last_changed_at
+         RETURNING c.contact_id",
+    )
+    .bind(instance_id)
+    .bind(Value::Array(calls))
+    .fetch_all(&mut *conn)
+    .await?;
+    let millis = |ms: Option<i64>| ms.and_then(DateTime::<Utc>::from_timestamp_millis);
+    let mut legs = Vec::new();
+    let mut recordings = Vec::new();
+    for d in details
+        .iter()
+        .filter(|d| claimed.contains(&d.call.contact_id))
+    {
+        for (i, l) in d.legs.iter().enumerate() {
+            legs.push(serde_json::json!({
+                "contact_id": d.call.contact_id, "leg_no": position(i), "agent_id": l.agent_id,
+                "agent_name": l.agent_name, "skill_group_name": l.skill_group_name,
+                "start_time": millis(l.start_time_ms), "queue_time": l.queue_time,
+                "ring_time": l.ring_time, "talk_time": l.talk_time, "hold_time": l.hold_time,
+                "work_time": l.work_time, "satisfaction": l.satisfaction, "feedback": l.feedback,
+            }));
+        }
+        for (i, r) in d.recordings.iter().enumerate() {
+            recordings.push(serde_json::json!({
+                "contact_id": d.call.contact_id, "recording_no": position(i),
+                "contact_type": r.contact_type, "agent_id": r.agent_id, "agent_name": r.agent_name,
+                "calling_number": r.calling_number, "called_number": r.called_number,
+                "channel": r.channel, "file_name": r.file_name,
+                "file_description": r.file_description, "file_path": r.file_path,
+                "start_time": millis(r.start_time_ms), "duration": r.duration,
+            }));
+        }
+    }
+    let mut stats = WriteStats::default();
+    for (name, rows) in [("agent_legs", legs), ("recordings", recordings)] {
+        let removed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM ccc.{name} WHERE instance_id = $1 AND contact_id = ANY($2)"
+        )))
+        .bind(instance_id)
+        .bind(&claimed)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        let written = insert_json_rows(conn, instance_id, table(name), rows).await?;
+        let changed = removed.max(written);
+        match name {
+            "agent_legs" => stats.legs += changed,
+            _ => stats.recordings += changed,
+        }
+    }
+    stats.calls = claimed.len() as u64;
+    Ok(stats)
+}
+
+/// Inserts `rows` (JSON objects named by column) into `table` for `instance_id`, a leg's `business_date` being
+/// its call's.
+async fn insert_json_rows(
+    conn: &mut PgConnection,
+    instance_id: &str,
+    table: &Table,
+    rows: Vec<Value>,
+) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let typed = |c: &str| match c {
+        "leg_no" | "recording_no" => "int2",
+        "start_time" => "timestamptz",
+        c if c.ends_with("_time") || c == "duration" => "int4",
+        _ => "text",
+    };
+    let own: Vec<&str> = [&table.key[1..], table.columns]
+        .concat()
+        .into_iter()
+        .filter(|c| *c != "business_date")
+        .collect();
+    let select = [table.key, table.columns]
+        .concat()
+        .iter()
+        .map(|c| match *c {
+            "instance_id" => "$1".to_owned(),
+            "business_date" => "c.business_date".to_owned(),
+            c => format!("r.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let record = own
+        .iter()
+        .map(|c| format!("{c} {}", typed(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO ccc.{name} ({list}) SELECT {select}
+         FROM jsonb_to_recordset($2) AS r({record})
+         JOIN ccc.calls AS c ON c.instance_id = $1 AND c.contact_id = r.contact_id",
+        name = table.name,
+        list = table.column_list(),
+    );
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(instance_id)
+        .bind(Value::Array(rows))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 /// Keeps records that cannot be stored as calls, once each, with the request that brought them.
@@ -644,6 +865,25 @@ pub const TABLES: [Table; 3] = [
             "hold_time",
             "work_time",
             "business_date",
+            "api",
+            "established_time",
+            "release_time",
+            "release_initiator",
+            "release_reason",
+            "early_media_state",
+            "caller_location",
+            "callee_location",
+            "broker",
+            "agent_ids",
+            "skill_group_ids",
+            "dialing_time",
+            "ivr_time",
+            "wait_time",
+            "recording_duration",
+            "recording_ready",
+            "satisfaction_survey_offered",
+            "satisfaction_survey_channel",
+            "details_pending",
         ],
     },
     Table {

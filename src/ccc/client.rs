@@ -1,5 +1,6 @@
-//! The CCC HTTP client: one signed `ListRecentCallRecords` request per call, answered with a page or a
-//! classified [`CccError`]. Retrying, pacing and paging are the fetcher's business, not this file's.
+//! The CCC HTTP client: one signed request per call (a page of a list action in its [`Api`]'s dialect, or a
+//! call's details), answered with what it asked for or a classified [`CccError`]. Retrying, pacing and paging
+//! are the fetcher's business, not this file's.
 //!
 //! An error leaves the client with its credentials redacted: the secret and the STS token never appear in
 //! what it says, even where the service quotes them back.
@@ -9,11 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
+use super::api::{Api, VERSION_2020};
 use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
 use super::identity::user_agent;
 use super::redact::{Redactor, redact_security_token};
-use super::wire::{self, BodyError, ListPage};
+use super::wire::{self, BodyError, CallDetail, ListPage, Recording};
 use ccc_signature::{percent_encode, sign_params};
 
 pub const API_VERSION: &str = "2017-07-05";
@@ -41,14 +43,20 @@ impl PageRequest {
         }
     }
 
-    fn action_params(&self) -> Vec<(&'static str, String)> {
-        vec![
+    fn action_params(&self, api: Api) -> Vec<(&'static str, String)> {
+        let mut params = vec![
             ("InstanceId", self.instance_id.clone()),
             ("PageNumber", self.page_number.to_string()),
             ("PageSize", self.page_size.to_string()),
             ("StartTime", self.start_time_ms.to_string()),
-            ("StopTime", self.stop_time_ms.to_string()),
-        ]
+            (api.end_param(), self.stop_time_ms.to_string()),
+        ];
+        params.extend(
+            api.extra_params()
+                .iter()
+                .map(|(k, v)| (*k, (*v).to_owned())),
+        );
+        params
     }
 }
 
@@ -74,9 +82,28 @@ impl std::fmt::Debug for SignedRequest {
 }
 
 impl SignedRequest {
-    /// Signs `action_params` for a POST. Pure: the clock and the nonce are arguments.
+    /// Signs `action_params` of a 2017-07-05 action for a POST. Pure: the clock and the nonce are arguments.
     pub fn build(
         action: &str,
+        action_params: &[(&str, String)],
+        credentials: &Credentials,
+        timestamp: DateTime<Utc>,
+        nonce: &str,
+    ) -> SignedRequest {
+        Self::build_for(
+            action,
+            API_VERSION,
+            action_params,
+            credentials,
+            timestamp,
+            nonce,
+        )
+    }
+
+    /// [`SignedRequest::build`] for any API version.
+    pub fn build_for(
+        action: &str,
+        version: &str,
         action_params: &[(&str, String)],
         credentials: &Credentials,
         timestamp: DateTime<Utc>,
@@ -86,7 +113,7 @@ impl SignedRequest {
         let mut common: Vec<(&str, &str)> = vec![
             ("Action", action),
             ("Format", "JSON"),
-            ("Version", API_VERSION),
+            ("Version", version),
             ("Timestamp", &timestamp),
             ("SignatureNonce", nonce),
             ("SignatureMethod", "HMAC-SHA1"),
@@ -165,21 +192,75 @@ impl CccClient {
         &self.credentials
     }
 
-    /// Sends one page request, signed afresh (new nonce and timestamp), and classifies the answer.
+    /// Sends one `ListRecentCallRecords` page request.
     pub async fn list_recent_call_records(&self, req: &PageRequest) -> Result<ListPage, CccError> {
+        self.list_calls(Api::Agent, req).await
+    }
+
+    /// Sends one page request of `api`'s list action.
+    pub async fn list_calls(&self, api: Api, req: &PageRequest) -> Result<ListPage, CccError> {
+        let parse = match api {
+            Api::Agent | Api::Instance => wire::parse_list_body,
+            Api::Ccc2 => wire::parse_list_body_2020,
+        };
+        self.call(api.action(), api.version(), &req.action_params(api), parse)
+            .await
+    }
+
+    /// `GetCallDetailRecord` (2020-07-01): one call's agent, queue, IVR and customer events.
+    pub async fn get_call_detail_record(
+        &self,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> Result<CallDetail, CccError> {
+        let params = [
+            ("InstanceId", instance_id.to_owned()),
+            ("ContactId", contact_id.to_owned()),
+        ];
+        self.call(
+            "GetCallDetailRecord",
+            VERSION_2020,
+            &params,
+            wire::parse_call_detail_body,
+        )
+        .await
+    }
+
+    /// `ListMonoRecordings` (2020-07-01): one call's recording files.
+    pub async fn list_mono_recordings(
+        &self,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> Result<(String, Vec<Recording>), CccError> {
+        let params = [
+            ("InstanceId", instance_id.to_owned()),
+            ("ContactId", contact_id.to_owned()),
+        ];
+        self.call(
+            "ListMonoRecordings",
+            VERSION_2020,
+            &params,
+            wire::parse_mono_recordings_body,
+        )
+        .await
+    }
+
+    /// Sends one request, signed afresh (new nonce and timestamp), and classifies the answer.
+    async fn call<T>(
+        &self,
+        action: &str,
+        version: &str,
+        params: &[(&str, String)],
+        parse: fn(&[u8]) -> Result<T, BodyError>,
+    ) -> Result<T, CccError> {
         let credentials = self
             .credentials
             .credentials()
             .await
             .map_err(|e| CccError::from(e).redact_with(redact_security_token))?;
         let nonce = uuid::Uuid::new_v4().to_string();
-        let signed = SignedRequest::build(
-            ACTION,
-            &req.action_params(),
-            &credentials,
-            Utc::now(),
-            &nonce,
-        );
+        let signed =
+            SignedRequest::build_for(action, version, params, &credentials, Utc::now(), &nonce);
         let mut url = self.url.clone();
         url.set_query(Some(&signed.query));
         let response = self
@@ -199,9 +280,10 @@ impl CccClient {
             .bytes()
             .await
             .map_err(|e| CccError::Transport(e.without_url()))?;
-        classify(status, &body, retry_after, signed.string_to_sign).map_err(|e| {
+        read_answer(status, &body, retry_after, signed.string_to_sign, parse).map_err(|e| {
             let redactor = Redactor::new(&credentials);
             e.redact_with(|text| redactor.redact(text))
+                .redact_with(redact_security_token)
         })
     }
 }
@@ -226,16 +308,23 @@ pub fn classify(
     retry_after: Option<Duration>,
     our_string_to_sign: String,
 ) -> Result<ListPage, CccError> {
-    read_answer(http_status, body, retry_after, our_string_to_sign)
-        .map_err(|e| e.redact_with(redact_security_token))
+    read_answer(
+        http_status,
+        body,
+        retry_after,
+        our_string_to_sign,
+        wire::parse_list_body,
+    )
+    .map_err(|e| e.redact_with(redact_security_token))
 }
 
-fn read_answer(
+fn read_answer<T>(
     http_status: u16,
     body: &[u8],
     retry_after: Option<Duration>,
     our_string_to_sign: String,
-) -> Result<ListPage, CccError> {
+    parse: fn(&[u8]) -> Result<T, BodyError>,
+) -> Result<T, CccError> {
     let api_error = |b: wire::ErrorBody, http_status: u16| {
         let code = b.code.unwrap_or_else(|| format!("HTTP{http_status}"));
         let signature_problem = matches!(
@@ -252,7 +341,7 @@ fn read_answer(
         }
     };
     if http_status == 200 {
-        return match wire::parse_list_body(body) {
+        return match parse(body) {
             Ok(page) => Ok(page),
             Err(BodyError::NotSuccess(b)) => Err(api_error(b, 200)),
             Err(BodyError::Malformed(detail)) => Err(CccError::Decode {

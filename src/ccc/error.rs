@@ -127,6 +127,21 @@ impl CccError {
         }
     }
 
+    /// The parameter an `InvalidParameter` answer names among those a query's limits decide (`PageNumber`,
+    /// `PageSize`, `StartTime`, `StopTime`, `EndTime`), when it names one.
+    pub fn refused_parameter(&self) -> Option<&'static str> {
+        let CccError::Api { code, message, .. } = self else {
+            return None;
+        };
+        if !code.starts_with("InvalidParameter") {
+            return None;
+        }
+        let said = format!("{code} {message}");
+        ["PageNumber", "PageSize", "StartTime", "StopTime", "EndTime"]
+            .into_iter()
+            .find(|p| said.contains(p))
+    }
+
     /// Whether the service asked us to slow down.
     pub fn is_throttling(&self) -> bool {
         matches!(self, CccError::Api { code, .. } if code.starts_with("Throttling"))
@@ -186,7 +201,15 @@ impl CccError {
             c if c.starts_with("InvalidSecurityToken") => {
                 "the STS security token is expired or does not match the AccessKey; refresh the credentials"
             }
-            "Forbidden.RAM" => "the RAM user lacks permission for ccc:ListRecentCallRecords",
+            "Forbidden.RAM" | "Forbidden.NoPermission" | "NoPermission" => {
+                "the RAM identity lacks permission for this action on the instance: api = \"agent\" needs an agent's keys allowed ccc:ListRecentCallRecords; api = \"instance\" and \"ccc2\" need a RAM user or role allowed ccc:ListCallDetailRecords (and, with call_details, ccc:GetCallDetailRecord and ccc:ListMonoRecordings) on the whole instance"
+            }
+            c if c.starts_with("NotExists.InstanceId")
+                || c.starts_with("InvalidInstance")
+                || c == "NotExists.Instance" =>
+            {
+                "instance_id names no instance these credentials can see; copy it from the CCC console, and check api: a CCC 2.0 instance (ids like \"ccc-test\") needs api = \"ccc2\""
+            }
             c if c.starts_with("Missing") || c == "InvalidParameter" => {
                 "ccc-sync sent a bad request; please report this as a bug with the RequestId"
             }

@@ -2,6 +2,7 @@
 //! HTTP call ([`client`]), the name it gives itself (`identity`) and keeping credentials out of what
 //! errors say (`redact`). Signature v1 itself is the `ccc-signature` crate, shared with the simulator.
 
+pub mod api;
 pub mod client;
 pub mod credentials;
 pub mod error;
@@ -9,7 +10,8 @@ mod identity;
 mod redact;
 pub mod wire;
 
+pub use api::Api;
 pub use client::{CccClient, ClientSettings, PageRequest};
 pub use credentials::{CredentialProvider, Credentials};
 pub use error::CccError;
-pub use wire::{AgentLeg, CallRecord, InvalidRecord, ListPage, Recording};
+pub use wire::{AgentLeg, CallDetail, CallRecord, InvalidRecord, ListPage, Recording};

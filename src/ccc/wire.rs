@@ -1,4 +1,6 @@
-//! What `ListRecentCallRecords` answers, parsed as tolerantly as the official Go SDK does.
+//! What the list actions answer (`ListRecentCallRecords` and 2017 `ListCallDetailRecords` wrapped, 2020
+//! `ListCallDetailRecords` flat), and the 2.0 per-call actions, parsed as tolerantly as the official Go SDK
+//! does.
 //!
 //! The body is read into a `serde_json::Value` first and typed fields are taken from it, so that: both the
 //! wrapped shape the service sends (`List.CallDetailRecord[]`) and the flat shape of the docs are accepted;
@@ -50,14 +52,44 @@ pub struct CallRecord {
     pub satisfaction_desc: Option<String>,
     pub feedback: Option<String>,
     pub extra_attr: Option<String>,
+    /// What CCC 2.0's record adds (`None` from the 2017 actions, but `SkillGroupIdList`).
+    pub established_time_ms: Option<i64>,
+    pub release_time_ms: Option<i64>,
+    pub release_initiator: Option<String>,
+    pub release_reason: Option<String>,
+    pub early_media_state: Option<String>,
+    pub caller_location: Option<String>,
+    pub callee_location: Option<String>,
+    pub broker: Option<String>,
+    pub agent_ids: Option<String>,
+    pub skill_group_ids: Option<String>,
+    pub dialing_time: Option<i32>,
+    pub ivr_time: Option<i32>,
+    pub wait_time: Option<i32>,
+    pub recording_duration: Option<i32>,
+    pub recording_ready: Option<bool>,
+    pub satisfaction_survey_offered: Option<bool>,
+    pub satisfaction_survey_channel: Option<String>,
+    /// The call's own queue, ring, talk and hold seconds, where the record has them (2.0), rather than the
+    /// totals over its legs.
+    pub call_times: Option<CallTimes>,
     pub agents: Vec<AgentLeg>,
     pub recordings: Vec<Recording>,
     /// The record exactly as the service sent it, unknown fields included.
     pub raw: Value,
 }
 
+/// A 2.0 record's call-level seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTimes {
+    pub queue_time: Option<i32>,
+    pub ring_time: Option<i32>,
+    pub talk_time: Option<i32>,
+    pub hold_time: Option<i32>,
+}
+
 /// One agent's part in a call (`CallDetailAgent`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentLeg {
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
@@ -74,7 +106,7 @@ pub struct AgentLeg {
 }
 
 /// One recording of a call (`Recording`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recording {
     pub contact_type: Option<String>,
     pub agent_id: Option<String>,
@@ -148,6 +180,248 @@ pub fn parse_list_body(body: &[u8]) -> Result<ListPage, BodyError> {
         }
     }
     Ok(page)
+}
+
+/// Parses the body of an HTTP 200 answer of 2020-07-01 `ListCallDetailRecords`: not wrapped, the records in
+/// `Data.List[]`, `CallDuration` a string. Its records carry no legs and no recordings: each call gets one
+/// leg per id of `AgentIds` (named from `AgentNames`), which the call's details replace when fetched.
+pub fn parse_list_body_2020(body: &[u8]) -> Result<ListPage, BodyError> {
+    let (request_id, data) = success_data(body)?;
+    let Some(mut data) = data else {
+        return Ok(empty_page(request_id));
+    };
+    if !data.is_object() {
+        return Err(BodyError::Malformed(format!(
+            "Data is {}, not an object",
+            kind(&data)
+        )));
+    }
+    let total_count = int(&data, "TotalCount");
+    let items = owned_list(data.get_mut("List").map(Value::take), "List")
+        .map_err(|e| BodyError::Malformed(format!("Data.List {e}")))?;
+    let mut page = ListPage {
+        request_id,
+        total_count,
+        records: Vec::with_capacity(items.len()),
+        invalid: Vec::new(),
+    };
+    for item in items {
+        match call_fields_2020(&item) {
+            Ok(record) => page.records.push(CallRecord {
+                raw: item,
+                ..record
+            }),
+            Err(reason) => page.invalid.push(InvalidRecord { reason, raw: item }),
+        }
+    }
+    Ok(page)
+}
+
+/// A successful answer's `RequestId` and its `Data`, taken out of the document (`None` when absent).
+fn success_data(body: &[u8]) -> Result<(String, Option<Value>), BodyError> {
+    let mut doc = parse_json(body).map_err(BodyError::Malformed)?;
+    if !is_success(&doc) {
+        return Err(BodyError::NotSuccess(error_body(&doc)));
+    }
+    let request_id = text(&doc, "RequestId").unwrap_or_default();
+    let data = doc
+        .get_mut("Data")
+        .map(Value::take)
+        .filter(|d| !d.is_null());
+    Ok((request_id, data))
+}
+
+/// Every field of a 2.0 call but its `raw`.
+fn call_fields_2020(item: &Value) -> Result<CallRecord, String> {
+    let Value::Object(_) = item else {
+        return Err(format!("record is {}, not an object", kind(item)));
+    };
+    let contact_id = text(item, "ContactId")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or("record has no ContactId")?;
+    let start_time_ms = epoch_ms(item, "StartTime").ok_or("record has no valid StartTime")?;
+    let agent_ids = text(item, "AgentIds");
+    let agent_names = text(item, "AgentNames");
+    let agents = comma_list(agent_ids.as_deref())
+        .enumerate()
+        .map(|(i, id)| AgentLeg {
+            agent_id: Some(id.to_owned()),
+            agent_name: comma_list(agent_names.as_deref()).nth(i).map(str::to_owned),
+            ..AgentLeg::default()
+        })
+        .collect();
+    Ok(CallRecord {
+        instance_id: text(item, "InstanceId"),
+        duration: int32(item, "CallDuration"),
+        contact_type: text(item, "ContactType"),
+        contact_disposition: text(item, "ContactDisposition"),
+        calling_number: text(item, "CallingNumber"),
+        called_number: text(item, "CalledNumber"),
+        agent_names,
+        skill_group_names: text(item, "SkillGroupNames"),
+        satisfaction: int32(item, "SatisfactionIndex"),
+        satisfaction_desc: text(item, "SatisfactionDescription"),
+        established_time_ms: epoch_ms(item, "EstablishedTime"),
+        release_time_ms: epoch_ms(item, "ReleaseTime"),
+        release_initiator: text(item, "ReleaseInitiator"),
+        release_reason: text(item, "ReleaseReason"),
+        early_media_state: text(item, "EarlyMediaState"),
+        caller_location: text(item, "CallerLocation"),
+        callee_location: text(item, "CalleeLocation"),
+        broker: text(item, "Broker"),
+        agent_ids,
+        skill_group_ids: text(item, "SkillGroupIds"),
+        dialing_time: int32(item, "DialingTime"),
+        ivr_time: int32(item, "IvrTime"),
+        wait_time: int32(item, "WaitTime"),
+        recording_duration: int32(item, "RecordingDuration"),
+        recording_ready: flag(item, "RecordingReady"),
+        satisfaction_survey_offered: flag(item, "SatisfactionSurveyOffered"),
+        satisfaction_survey_channel: text(item, "SatisfactionSurveyChannel"),
+        call_times: Some(CallTimes {
+            queue_time: int32(item, "QueueTime"),
+            ring_time: int32(item, "RingTime"),
+            talk_time: int32(item, "TalkTime"),
+            hold_time: int32(item, "HeldTime"),
+        }),
+        agents,
+        ..CallRecord::empty(contact_id, start_time_ms)
+    })
+}
+
+/// The items of a comma list, trimmed, empty ones skipped.
+fn comma_list(list: Option<&str>) -> impl Iterator<Item = &str> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// What `GetCallDetailRecord` (2020-07-01) says of one call: its agents' events, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallDetail {
+    pub request_id: String,
+    pub agents: Vec<AgentEvents>,
+}
+
+/// One agent's events in a call, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentEvents {
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub skill_group_id: Option<String>,
+    /// `(Event, EventTime)` in epoch ms.
+    pub events: Vec<(String, i64)>,
+}
+
+impl CallDetail {
+    /// The call's agent legs, one per agent event list, in the order the service lists them. A leg's times
+    /// are the spans between its events: queued until ringing, ringing until established (or released),
+    /// established until released less the holds, on hold between each `Hold` and its `Retrieve`, released
+    /// until ready (after-call work). A span whose events are missing is unknown, not 0. Skill groups are
+    /// named from the call's `SkillGroupIds`/`SkillGroupNames`.
+    pub fn agent_legs(
+        &self,
+        skill_group_ids: Option<&str>,
+        skill_group_names: Option<&str>,
+    ) -> Vec<AgentLeg> {
+        let names: Vec<(&str, &str)> = comma_list(skill_group_ids)
+            .zip(comma_list(skill_group_names))
+            .collect();
+        self.agents
+            .iter()
+            .map(|a| {
+                let at = |name: &str| a.events.iter().find(|(e, _)| e == name).map(|(_, t)| *t);
+                let seconds = |from: Option<i64>, to: Option<i64>| {
+                    let (from, to) = (from?, to?);
+                    i32::try_from((to - from).max(0) / 1000).ok()
+                };
+                let mut hold_ms = None;
+                let mut held_since = None;
+                for (event, t) in &a.events {
+                    match event.as_str() {
+                        "Hold" => held_since = Some(*t),
+                        "Retrieve" => {
+                            if let Some(since) = held_since.take() {
+                                *hold_ms.get_or_insert(0) += (t - since).max(0);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let established = at("Established");
+                let released = at("Released");
+                let hold_time = hold_ms.and_then(|ms| i32::try_from(ms / 1000).ok());
+                AgentLeg {
+                    agent_id: a.agent_id.clone(),
+                    agent_name: a.agent_name.clone(),
+                    skill_group_name: a.skill_group_id.as_deref().and_then(|id| {
+                        names
+                            .iter()
+                            .find(|(i, _)| *i == id)
+                            .map(|(_, n)| (*n).to_owned())
+                    }),
+                    start_time_ms: a.events.first().map(|(_, t)| *t),
+                    queue_time: seconds(at("Queued"), at("Ringing")),
+                    ring_time: seconds(at("Ringing"), established.or(released)),
+                    talk_time: seconds(established, released)
+                        .map(|talk| talk - hold_time.unwrap_or(0)),
+                    hold_time,
+                    work_time: seconds(released, at("Ready")),
+                    satisfaction: None,
+                    feedback: None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Parses the body of an HTTP 200 answer of `GetCallDetailRecord` (2020-07-01).
+pub fn parse_call_detail_body(body: &[u8]) -> Result<CallDetail, BodyError> {
+    let (request_id, data) = success_data(body)?;
+    let data = data.unwrap_or(Value::Null);
+    let agents = list(data.get("AgentEvents"), "AgentEvent")
+        .map_err(|e| BodyError::Malformed(format!("Data.AgentEvents {e}")))?
+        .into_iter()
+        .map(|a| {
+            let mut events: Vec<(String, i64)> = list(a.get("EventSequence"), "Event")
+                .map_err(|e| format!("AgentEvents.EventSequence {e}"))?
+                .into_iter()
+                .filter_map(|e| Some((text(e, "Event")?, epoch_ms(e, "EventTime")?)))
+                .collect();
+            events.sort_by_key(|(_, t)| *t);
+            Ok(AgentEvents {
+                agent_id: text(a, "AgentId"),
+                agent_name: text(a, "AgentName"),
+                skill_group_id: text(a, "SkillGroupId"),
+                events,
+            })
+        })
+        .collect::<Result<_, String>>()
+        .map_err(BodyError::Malformed)?;
+    Ok(CallDetail { request_id, agents })
+}
+
+/// Parses the body of an HTTP 200 answer of `ListMonoRecordings` (2020-07-01): the call's recording files,
+/// durations in milliseconds made seconds (rounded). The download link is not kept: it expires.
+pub fn parse_mono_recordings_body(body: &[u8]) -> Result<(String, Vec<Recording>), BodyError> {
+    let (request_id, data) = success_data(body)?;
+    let recordings = list(data.as_ref(), "MonoRecording")
+        .map_err(|e| BodyError::Malformed(format!("Data {e}")))?
+        .into_iter()
+        .map(|r| {
+            object(r, "recording").map_err(BodyError::Malformed)?;
+            Ok(Recording {
+                agent_id: text(r, "AgentId"),
+                agent_name: text(r, "AgentName"),
+                file_name: text(r, "FileName"),
+                start_time_ms: epoch_ms(r, "StartTime"),
+                duration: int(r, "Duration").and_then(|ms| i32::try_from((ms + 500) / 1000).ok()),
+                ..Recording::default()
+            })
+        })
+        .collect::<Result<_, BodyError>>()?;
+    Ok((request_id, recordings))
 }
 
 /// Reads what an error body says; any field may be missing, and the body may not be JSON at all.
@@ -230,9 +504,7 @@ fn call_fields(item: &Value) -> Result<CallRecord, String> {
         .map(recording)
         .collect::<Result<_, _>>()?;
     Ok(CallRecord {
-        contact_id,
         instance_id: text(item, "InstanceId"),
-        start_time_ms,
         duration: int32(item, "Duration"),
         contact_type: text(item, "ContactType"),
         contact_disposition: text(item, "ContactDisposition"),
@@ -244,10 +516,54 @@ fn call_fields(item: &Value) -> Result<CallRecord, String> {
         satisfaction_desc: text(item, "SatisfactionDesc"),
         feedback: text(item, "Feedback"),
         extra_attr: text(item, "ExtraAttr"),
+        skill_group_ids: text(item, "SkillGroupIdList"),
         agents,
         recordings,
-        raw: Value::Null,
+        ..CallRecord::empty(contact_id, start_time_ms)
     })
+}
+
+impl CallRecord {
+    /// A call with nothing known but its identity.
+    fn empty(contact_id: String, start_time_ms: i64) -> CallRecord {
+        CallRecord {
+            contact_id,
+            instance_id: None,
+            start_time_ms,
+            duration: None,
+            contact_type: None,
+            contact_disposition: None,
+            calling_number: None,
+            called_number: None,
+            agent_names: None,
+            skill_group_names: None,
+            satisfaction: None,
+            satisfaction_desc: None,
+            feedback: None,
+            extra_attr: None,
+            established_time_ms: None,
+            release_time_ms: None,
+            release_initiator: None,
+            release_reason: None,
+            early_media_state: None,
+            caller_location: None,
+            callee_location: None,
+            broker: None,
+            agent_ids: None,
+            skill_group_ids: None,
+            dialing_time: None,
+            ivr_time: None,
+            wait_time: None,
+            recording_duration: None,
+            recording_ready: None,
+            satisfaction_survey_offered: None,
+            satisfaction_survey_channel: None,
+            call_times: None,
+            agents: Vec::new(),
+            recordings: Vec::new(),
+            raw: Value::Null,
+        }
+    }
 }
 
 fn agent_leg(v: &Value) -> Result<AgentLeg, String> {
@@ -339,6 +655,17 @@ fn int(v: &Value, key: &str) -> Option<i64> {
                 .map(|f| f as i64)
         }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+/// A boolean field; `"true"`/`"false"` and 1/0 are accepted.
+fn flag(v: &Value, key: &str) -> Option<bool> {
+    match v.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
         _ => None,
     }
 }
@@ -436,6 +763,137 @@ mod tests {
                 .message
                 .expect("message")
                 .contains("server string to sign is:POST&%2F&")
+        );
+    }
+
+    #[test]
+    fn the_2020_list_fixture_is_flat_with_its_own_fields_and_a_leg_per_agent_id() {
+        let page =
+            parse_list_body_2020(&fixture("list-call-detail-records-2020.json")).expect("a page");
+        assert_eq!(page.request_id, "3CE96F70-2E44-41D6-8825-40F0CB582858");
+        assert_eq!(page.total_count, Some(40));
+        assert_eq!(page.records.len(), 3);
+        assert!(page.invalid.is_empty());
+        let answered = &page.records[1];
+        assert_eq!(answered.contact_id, "job-97128033845434607");
+        assert_eq!(answered.duration, Some(107), "CallDuration arrives as text");
+        assert_eq!(answered.established_time_ms, Some(1_795_953_034_255));
+        assert_eq!(
+            answered.release_reason.as_deref(),
+            Some("200 - Normal call clearing")
+        );
+        assert_eq!(answered.callee_location.as_deref(), Some("北京"));
+        assert_eq!(
+            answered.skill_group_ids.as_deref(),
+            Some("skg-night-shift@ccc-test")
+        );
+        assert_eq!(answered.recording_ready, Some(true));
+        assert_eq!(answered.dialing_time, Some(2));
+        assert_eq!(
+            answered.call_times,
+            Some(CallTimes {
+                queue_time: Some(0),
+                ring_time: Some(2),
+                talk_time: Some(105),
+                hold_time: Some(0)
+            })
+        );
+        assert_eq!(answered.agents.len(), 1);
+        assert_eq!(
+            answered.agents[0].agent_id.as_deref(),
+            Some("54512368852443042")
+        );
+        assert_eq!(answered.agents[0].agent_name.as_deref(), Some("许静"));
+        assert!(answered.recordings.is_empty());
+        let unanswered = &page.records[0];
+        assert_eq!(unanswered.established_time_ms, None);
+        assert!(unanswered.agents.is_empty());
+        assert_eq!(unanswered.raw["CallerLocation"], "浙江杭州");
+    }
+
+    #[test]
+    fn a_2020_error_body_and_a_2020_record_without_identity_are_not_records() {
+        let error = json!({"RequestId": "r", "Code": "Forbidden.NoPermission", "HttpStatusCode": 403, "Message": "m"});
+        assert!(matches!(
+            parse_list_body_2020(error.to_string().as_bytes()),
+            Err(BodyError::NotSuccess(ErrorBody { code: Some(c), .. })) if c == "Forbidden.NoPermission"
+        ));
+        let page = parse_list_body_2020(
+            json!({"RequestId": "r", "Code": "OK", "HttpStatusCode": 200, "Data": {"TotalCount": 0, "List": [
+                {"StartTime": 1}, {"ContactId": "c", "StartTime": 2, "CallDuration": "7"}
+            ]}})
+            .to_string()
+            .as_bytes(),
+        )
+        .expect("a page");
+        assert_eq!(page.records.len(), 1);
+        assert_eq!(page.invalid[0].reason, "record has no ContactId");
+        let empty = json!({"RequestId": "r", "Code": "OK", "Data": null});
+        assert!(
+            parse_list_body_2020(empty.to_string().as_bytes())
+                .expect("page")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn agent_events_become_legs_with_the_spans_between_them() {
+        let body = json!({"RequestId": "r", "Code": "OK", "Data": {"AgentEvents": [{
+            "AgentId": "a1", "AgentName": "许静", "SkillGroupId": "g2",
+            "EventSequence": [
+                {"Event": "Released", "EventTime": 1_000_000 + 95_000},
+                {"Event": "Queued", "EventTime": 1_000_000},
+                {"Event": "Ringing", "EventTime": 1_000_000 + 10_000},
+                {"Event": "Established", "EventTime": 1_000_000 + 15_000},
+                {"Event": "Hold", "EventTime": 1_000_000 + 20_000},
+                {"Event": "Retrieve", "EventTime": 1_000_000 + 50_000},
+                {"Event": "Ready", "EventTime": 1_000_000 + 125_000}
+            ]}, {"AgentId": "a2", "EventSequence": [{"Event": "Ringing", "EventTime": 5}, {"Event": "Released", "EventTime": 4005}]}]}});
+        let detail = parse_call_detail_body(body.to_string().as_bytes()).expect("detail");
+        let legs = detail.agent_legs(Some("g1,g2"), Some("售前,售后"));
+        assert_eq!(legs.len(), 2);
+        let first = &legs[0];
+        assert_eq!(first.agent_id.as_deref(), Some("a1"));
+        assert_eq!(first.skill_group_name.as_deref(), Some("售后"));
+        assert_eq!(first.start_time_ms, Some(1_000_000));
+        assert_eq!(
+            (
+                first.queue_time,
+                first.ring_time,
+                first.talk_time,
+                first.hold_time,
+                first.work_time
+            ),
+            (Some(10), Some(5), Some(50), Some(30), Some(30))
+        );
+        let second = &legs[1];
+        assert_eq!(
+            (
+                second.queue_time,
+                second.ring_time,
+                second.talk_time,
+                second.hold_time
+            ),
+            (None, Some(4), None, None),
+            "a span whose events are missing is unknown, not 0"
+        );
+    }
+
+    #[test]
+    fn mono_recordings_keep_no_link_and_their_durations_become_seconds() {
+        let (request_id, recordings) =
+            parse_mono_recordings_body(&fixture("list-mono-recordings-2020.json")).expect("list");
+        assert_eq!(request_id, "C26C80FF-3D04-4933-9720-86C33FA7A0A8");
+        assert_eq!(recordings.len(), 2);
+        assert_eq!(recordings[0].duration, Some(105));
+        assert_eq!(recordings[0].start_time_ms, Some(1_795_953_032_255));
+        assert_eq!(
+            recordings[0].file_name.as_deref(),
+            Some("job-97128033845434607_1_录音.mp3")
+        );
+        assert!(
+            recordings.iter().all(|r| r.file_path.is_none()),
+            "links expire: not kept"
         );
     }
 

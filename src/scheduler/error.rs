@@ -16,6 +16,12 @@ pub enum SyncError {
         #[source]
         error: FetchError,
     },
+    #[error("source {source_name}: {error}")]
+    Details {
+        source_name: String,
+        #[source]
+        error: FetchError,
+    },
     #[error("source {source_name}: database error: {error}")]
     Database {
         source_name: String,
@@ -37,7 +43,15 @@ impl SyncError {
     /// The CCC error behind a failure, if the API was the cause.
     pub(crate) fn ccc(&self) -> Option<&CccError> {
         match self {
-            SyncError::Fetch { error, .. } => error.ccc(),
+            SyncError::Fetch { error, .. } | SyncError::Details { error, .. } => error.ccc(),
+            _ => None,
+        }
+    }
+
+    /// The request behind a failure, when one is known.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        match self {
+            SyncError::Fetch { error, .. } | SyncError::Details { error, .. } => error.request_id(),
             _ => None,
         }
     }
@@ -45,11 +59,10 @@ impl SyncError {
     /// A short stable name for logs, metrics and `sync_runs.error_code`.
     pub fn code(&self) -> &str {
         match self {
-            SyncError::Fetch {
-                error: FetchError::TooManyPages,
-                ..
-            } => "TooManyPages",
-            SyncError::Fetch { error, .. } => error.ccc().map_or("Interrupted", CccError::code),
+            SyncError::Fetch { error, .. } | SyncError::Details { error, .. } => error
+                .own_code()
+                .or_else(|| error.ccc().map(CccError::code))
+                .unwrap_or("Interrupted"),
             SyncError::Database { .. } => "DatabaseError",
             SyncError::Interrupted => "Interrupted",
         }

@@ -41,7 +41,7 @@ pub(super) async fn window_ended(
             let message = e.to_string();
             let failure = Failure {
                 code: e.code(),
-                request_id: e.ccc().and_then(CccError::request_id),
+                request_id: e.request_id(),
                 message: &message,
             };
             tracing::error!(

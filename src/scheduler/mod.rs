@@ -7,6 +7,8 @@
 //!   reconciliation span when due; [`backfill`]: an explicit span), synced one at a time.
 //! - `stream.rs`: [`sync_window`] fetches one window and writes it in one transaction whose last statement
 //!   moves the watermark, so a crash at any moment leaves either the whole window or none of it.
+//! - `details.rs`: a `ccc2` source's call details (agent events, recording files), fetched after the windows
+//!   for the calls they wrote new or changed, a committed batch at a time.
 //! - `journal.rs`: what a window leaves besides its data (log line, metric, `ccc.sync_runs` row for a
 //!   failure), and the pruning of `ccc.sync_runs` to its retention.
 //! - `progress.rs`: [`Progress`] of a long pass: a bar on a terminal, a log line otherwise.
@@ -16,6 +18,7 @@
 //! Shutdown is honoured only between pages and windows (an interrupted window rolls back).
 
 mod daemon;
+mod details;
 mod error;
 mod journal;
 mod pass;

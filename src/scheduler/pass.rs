@@ -10,13 +10,15 @@ use crate::writer::{self, RunKind, RunReport, WriteStats};
 
 use super::progress::{Progress, Unit};
 use super::stream::{Tx, commit_window, stage_window};
-use super::{Source, SyncError};
+use super::{Source, SyncError, details};
 
 /// What one pass over a source did.
 #[derive(Debug, Clone)]
 pub struct PassOutcome {
     pub windows: Vec<RunReport>,
     pub watermark: DateTime<Utc>,
+    /// What fetching call details wrote (`calls`: calls whose details were written).
+    pub details: WriteStats,
 }
 
 impl PassOutcome {
@@ -25,6 +27,8 @@ impl PassOutcome {
         for w in &self.windows {
             total.add(w.written);
         }
+        total.legs += self.details.legs;
+        total.recordings += self.details.recordings;
         total
     }
 
@@ -104,9 +108,11 @@ pub async fn sync_source(
             .await
             .map_err(SyncError::database(source))?;
     }
+    let details = details::fetch_pending(pool, source, cancel).await?;
     Ok(PassOutcome {
         windows,
         watermark: state.watermark.max(end),
+        details,
     })
 }
 
@@ -137,7 +143,12 @@ pub async fn backfill(
         .await
         .map_err(SyncError::database(source))?
         .map_or(state.watermark, |current| current.watermark);
-    Ok(PassOutcome { windows, watermark })
+    let details = details::fetch_pending(pool, source, cancel).await?;
+    Ok(PassOutcome {
+        windows,
+        watermark,
+        details,
+    })
 }
 
 /// One pass over every source, concurrently; what `ccc-sync once` does.

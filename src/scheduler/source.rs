@@ -23,12 +23,9 @@ impl Source {
         } = ready;
         let client = CccClient::new(&settings.client, credentials.clone())?;
         let fetcher = Fetcher::new(
-            &settings.name,
-            &settings.instance_id,
+            &settings,
             client,
-            settings.max_requests_per_second,
             RetryPolicy::requests(settings.retry_for),
-            settings.page_size,
             phone_numbers,
         );
         Ok(Source {

@@ -139,7 +139,8 @@ async fn stage_pages(
     let window = report.window;
     tokio::spawn(async move { fetcher.fetch_window(window, sender, stop_fetching).await });
     let mut batch: Vec<CallRecord> = Vec::new();
-    let mut stage = writer::Stage::default();
+    let settings = &source.settings;
+    let mut stage = writer::Stage::new(settings.api, settings.call_details);
     let mut done = false;
     while !done {
         let page = pages.recv().await;

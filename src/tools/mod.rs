@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig, SimulatorHandle};
-use ccc_sync::ccc::ClientSettings;
-use ccc_sync::config::{SourceCredentials, SourceSettings, StartFrom};
+use ccc_sync::ccc::{Api, ClientSettings};
+use ccc_sync::config::{QueryLimits, SourceCredentials, SourceSettings, StartFrom};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
@@ -62,6 +62,7 @@ pub fn simulator_source(
     let key = AccessKey::demo();
     Ok(SourceSettings {
         name: name.to_owned(),
+        api: Api::Agent,
         instance_id: DEMO_INSTANCE_ID.to_owned(),
         client: ClientSettings {
             endpoint: reqwest::Url::parse(endpoint)?,
@@ -77,6 +78,8 @@ pub fn simulator_source(
         interval: Duration::from_secs(60),
         chunk: CHUNK,
         page_size: 100,
+        limits: QueryLimits::documented(Api::Agent),
+        call_details: false,
         max_requests_per_second: 10_000.0,
         retry_for: Duration::from_secs(30),
         reconcile_every: None,

@@ -42,6 +42,10 @@ impl CopyText {
         self
     }
 
+    pub(super) fn flag(&mut self, value: Option<bool>) -> &mut Self {
+        self.text(value.map(|b| if b { "t" } else { "f" }))
+    }
+
     /// An instant, to the millisecond, in UTC.
     pub(super) fn time(&mut self, value: Option<DateTime<Utc>>) -> &mut Self {
         let text = value.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));

@@ -72,8 +72,10 @@ async fn every_metric_family_the_daemon_exposes_has_a_help_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = daemon(&db, &sim.endpoint(), dir.path(), &[("agent-1912", SECRET)]);
 
+    // The pass's success is exposed after its last window's commit.
     let metrics = scrape_until(d.port, |m| {
         m.contains("ccc_sync_window_duration_seconds_bucket")
+            && m.contains("ccc_sync_last_success_timestamp_seconds{")
     })
     .await;
     assert!(

@@ -43,6 +43,8 @@ pub struct SourceConfig {
     read_timeout: Option<String>,
     reconcile_every: Option<String>,
     reconcile_span: Option<String>,
+    /// Further settings, rendered in order: `(key, TOML value)`.
+    others: Vec<(&'static str, String)>,
 }
 
 impl Config {
@@ -154,7 +156,26 @@ impl SourceConfig {
             read_timeout: None,
             reconcile_every: None,
             reconcile_span: None,
+            others: Vec::new(),
         }
+    }
+
+    /// `api`, the list action the source pages through.
+    pub fn api(self, api: &str) -> SourceConfig {
+        self.text("api", api)
+    }
+
+    /// Any other text setting, e.g. `("min_window", "1m")`.
+    pub fn text(mut self, key: &'static str, value: &str) -> SourceConfig {
+        let quoted = serde_json::to_string(value).expect("a string serialises");
+        self.others.push((key, quoted));
+        self
+    }
+
+    /// Any other numeric setting, e.g. `("max_page_number", 3)`.
+    pub fn number(mut self, key: &'static str, value: impl Display) -> SourceConfig {
+        self.others.push((key, value.to_string()));
+        self
     }
 
     pub fn endpoint(mut self, endpoint: &str) -> SourceConfig {
@@ -263,6 +284,9 @@ impl SourceConfig {
         out.text("read_timeout", self.read_timeout.as_deref());
         out.text("reconcile_every", self.reconcile_every.as_deref());
         out.text("reconcile_span", self.reconcile_span.as_deref());
+        for (key, value) in &self.others {
+            out.number(key, Some(value));
+        }
     }
 }
 
