@@ -8,7 +8,10 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use ccc_signature::{percent_encode, sign_params};
-use ccc_simulator::{self as simulator, AccessKey, Faults, SimulatorConfig, SimulatorHandle};
+use ccc_simulator::{
+    self as simulator, AccessKey, CCC2_API_VERSION, Faults, GET_CALL_DETAIL_RECORD,
+    LIST_CALL_DETAIL_RECORDS, LIST_MONO_RECORDINGS, SimulatorConfig, SimulatorHandle, TruthView,
+};
 use ccc_sync::ccc::client::{ACTION, API_VERSION, SignedRequest};
 use ccc_sync::ccc::wire::parse_list_body;
 use ccc_sync::ccc::{
@@ -412,10 +415,27 @@ fn classic_query(
     action_params: Vec<(&'static str, String)>,
     format: Option<&str>,
 ) -> String {
+    signed_query(
+        method,
+        &AccessKey::demo(),
+        (ACTION, API_VERSION),
+        action_params,
+        format,
+    )
+}
+
+/// [`classic_query`] for any (`Action`, `Version`), signed with `key`.
+fn signed_query(
+    method: &str,
+    key: &AccessKey,
+    (action, version): (&str, &str),
+    action_params: Vec<(&'static str, String)>,
+    format: Option<&str>,
+) -> String {
     let mut params = action_params;
     params.extend([
-        ("Action", ACTION.to_owned()),
-        ("Version", API_VERSION.to_owned()),
+        ("Action", action.to_owned()),
+        ("Version", version.to_owned()),
         ("RegionId", "cn-shanghai".to_owned()),
         ("SignatureType", String::new()),
         ("SignatureMethod", "HMAC-SHA1".to_owned()),
@@ -425,12 +445,12 @@ fn classic_query(
             "Timestamp",
             Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         ),
-        ("AccessKeyId", simulator::DEMO_ACCESS_KEY_ID.to_owned()),
+        ("AccessKeyId", key.id.clone()),
     ]);
     if let Some(format) = format {
         params.push(("Format", format.to_owned()));
     }
-    let secret = SecretString::from(simulator::DEMO_ACCESS_KEY_SECRET);
+    let secret = SecretString::from(key.secret.as_str());
     let (_, signature) = sign_params(
         method,
         params.iter().map(|(k, v)| (*k, v.as_str())),
@@ -815,4 +835,647 @@ async fn the_same_configuration_serves_the_same_records() {
     for sim in [a, b, other] {
         sim.shutdown().await;
     }
+}
+
+/// An (`Action`, `Version`) pair.
+type Route = (&'static str, &'static str);
+/// A request's own parameters.
+type Params = Vec<(&'static str, String)>;
+
+/// `ListCallDetailRecords` of CCC 1.0.
+const LIST_1_0: (&str, &str) = (LIST_CALL_DETAIL_RECORDS, API_VERSION);
+/// `ListCallDetailRecords` of CCC 2.0.
+const LIST_2_0: (&str, &str) = (LIST_CALL_DETAIL_RECORDS, CCC2_API_VERSION);
+const GET_2_0: (&str, &str) = (GET_CALL_DETAIL_RECORD, CCC2_API_VERSION);
+const MONO_2_0: (&str, &str) = (LIST_MONO_RECORDINGS, CCC2_API_VERSION);
+
+/// One signed JSON exchange with `key` for (`Action`, `Version`): the status and the parsed body.
+async fn call_as(
+    sim: &SimulatorHandle,
+    key: &AccessKey,
+    route: (&str, &str),
+    params: Vec<(&'static str, String)>,
+) -> (u16, Value) {
+    let query = signed_query("POST", key, route, params, Some("JSON"));
+    let (status, _, body) = send(sim, "POST", &query, "").await;
+    let doc = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+    (status, doc)
+}
+
+async fn call(
+    sim: &SimulatorHandle,
+    route: (&str, &str),
+    params: Vec<(&'static str, String)>,
+) -> (u16, Value) {
+    call_as(sim, &AccessKey::demo(), route, params).await
+}
+
+/// The parameters of one page of a whole-instance list over `[from, to]`; 2.0 names the end `EndTime`.
+fn list_params(
+    route: (&str, &str),
+    page_number: u32,
+    page_size: u32,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let end = if route == LIST_2_0 {
+        "EndTime"
+    } else {
+        "StopTime"
+    };
+    vec![
+        ("InstanceId", INSTANCE.to_owned()),
+        ("PageNumber", page_number.to_string()),
+        ("PageSize", page_size.to_string()),
+        ("StartTime", from.timestamp_millis().to_string()),
+        (end, to.timestamp_millis().to_string()),
+    ]
+}
+
+/// A page's records and `TotalCount`, whichever version's shape it came in.
+fn list_of(route: (&str, &str), doc: &Value) -> (Vec<Value>, u64) {
+    let (list, total) = if route == LIST_2_0 {
+        (&doc["Data"]["List"], &doc["Data"]["TotalCount"])
+    } else {
+        (
+            &doc["CallDetailRecords"]["List"]["CallDetailRecord"],
+            &doc["CallDetailRecords"]["TotalCount"],
+        )
+    };
+    (
+        list.as_array().expect("a list").clone(),
+        total.as_u64().expect("TotalCount"),
+    )
+}
+
+/// Every page of a whole-instance list until a short one, with each page's `TotalCount`.
+async fn all_admin_pages(
+    sim: &SimulatorHandle,
+    route: (&str, &str),
+    extra: &[(&'static str, &str)],
+    page_size: u32,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Vec<Value>, Vec<u64>) {
+    let (mut records, mut totals) = (Vec::new(), Vec::new());
+    for n in 1.. {
+        let mut params = list_params(route, n, page_size, from, to);
+        params.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let (status, doc) = call(sim, route, params).await;
+        assert_eq!(status, 200, "page {n}: {doc}");
+        let (page, total) = list_of(route, &doc);
+        let short = page.len() < page_size as usize;
+        records.extend(page);
+        totals.push(total);
+        if short {
+            break;
+        }
+    }
+    (records, totals)
+}
+
+fn keys_of<'a>(records: impl IntoIterator<Item = &'a Value>) -> Vec<(String, i64)> {
+    records
+        .into_iter()
+        .map(|r| {
+            (
+                r["ContactId"].as_str().expect("ContactId").to_owned(),
+                r["StartTime"].as_i64().expect("StartTime"),
+            )
+        })
+        .collect()
+}
+
+/// The `ccc2` truth of the calls that started in `[from, to]`.
+fn ccc2_truth_in(sim: &SimulatorHandle, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Value> {
+    let (from, to) = (from.timestamp_millis(), to.timestamp_millis());
+    sim.truth_view(sim.now(), None, TruthView::Ccc2)
+        .into_iter()
+        .filter(|c| (from..=to).contains(&c["Record"]["StartTime"].as_i64().expect("ms")))
+        .collect()
+}
+
+#[tokio::test]
+async fn both_whole_instance_lists_page_the_calls_of_the_admin_view_with_total_count_on_page_one() {
+    let sim = start(config()).await;
+    // At the busy end of the history, so the window holds calls still in progress.
+    sim.set_now(anchor());
+    let (from, to) = (anchor() - TimeDelta::hours(30), sim.now());
+    let admin = in_window(sim.truth(sim.now(), None), from, to);
+    assert!(admin.len() > 500, "{} calls in the window", admin.len());
+    let oldest_first: Vec<(String, i64)> = keys_of(admin.iter().rev());
+
+    let (v1, totals_1) = all_admin_pages(&sim, LIST_1_0, &[], 100, from, to).await;
+    let (v2, totals_2) = all_admin_pages(&sim, LIST_2_0, &[], 100, from, to).await;
+
+    assert_eq!(
+        keys_of(&v1),
+        oldest_first,
+        "1.0 pages oldest first by default"
+    );
+    assert_eq!(
+        keys_of(&v2),
+        keys_of(&admin),
+        "2.0 pages newest first by default"
+    );
+    for totals in [&totals_1, &totals_2] {
+        assert_eq!(totals[0], admin.len() as u64, "TotalCount on page 1");
+        assert!(totals[1..].iter().all(|t| *t == 0), "{totals:?}");
+        assert!(totals.len() > 2);
+    }
+    let instance_truth = in_window(
+        sim.truth_view(sim.now(), None, TruthView::Instance),
+        from,
+        to,
+    );
+    let reversed: Vec<Value> = instance_truth.into_iter().rev().collect();
+    assert_same_records(&v1, &reversed, "1.0 records are the instance view");
+    let ccc2_records: Vec<Value> = ccc2_truth_in(&sim, from, to)
+        .into_iter()
+        .map(|c| c["Record"].clone())
+        .collect();
+    assert_same_records(&v2, &ccc2_records, "2.0 records are the ccc2 view");
+    let stats = sim.requests();
+    assert_eq!(
+        stats.requests_for(LIST_CALL_DETAIL_RECORDS),
+        (totals_1.len() + totals_2.len()) as u64
+    );
+    assert_eq!(stats.requests_for(ACTION), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn order_by_and_sort_order_turn_the_pages_around() {
+    let sim = start(config()).await;
+    let (from, to) = (anchor() - TimeDelta::hours(20), anchor());
+    let admin = keys_of(&in_window(sim.truth(sim.now(), None), from, to));
+    let newest: Vec<_> = admin.iter().take(50).cloned().collect();
+    let oldest: Vec<_> = admin.iter().rev().take(50).cloned().collect();
+
+    for (route, param, value, expected) in [
+        (LIST_1_0, "OrderBy", "DESC", &newest),
+        (LIST_1_0, "OrderBy", "ASC", &oldest),
+        (LIST_2_0, "SortOrder", "ASC", &oldest),
+        (LIST_2_0, "SortOrder", "DESC", &newest),
+    ] {
+        let mut params = list_params(route, 1, 50, from, to);
+        params.push((param, value.to_owned()));
+
+        let (status, doc) = call(&sim, route, params).await;
+
+        assert_eq!(status, 200, "{doc}");
+        assert_eq!(
+            &keys_of(&list_of(route, &doc).0),
+            expected,
+            "{param}={value}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_paging_limits_are_refused_with_invalid_parameter_naming_the_parameter() {
+    let sim = start(config()).await;
+    let to = anchor();
+    let week = TimeDelta::days(7);
+    let with =
+        |route, page: u32, size: u32, from: DateTime<Utc>| list_params(route, page, size, from, to);
+    let cases: Vec<(&str, Route, Params, Option<&str>)> = vec![
+        ("a week", LIST_1_0, with(LIST_1_0, 1, 10, to - week), None),
+        (
+            "a week and 1 ms",
+            LIST_1_0,
+            with(LIST_1_0, 1, 10, to - week - TimeDelta::milliseconds(1)),
+            Some("StopTime"),
+        ),
+        (
+            "1.0 PageSize 101",
+            LIST_1_0,
+            with(LIST_1_0, 1, 101, to - week),
+            Some("PageSize"),
+        ),
+        (
+            "2.0 page 100",
+            LIST_2_0,
+            with(LIST_2_0, 100, 100, to - week),
+            None,
+        ),
+        (
+            "2.0 page 101",
+            LIST_2_0,
+            with(LIST_2_0, 101, 10, to - week),
+            Some("PageNumber"),
+        ),
+        (
+            "2.0 PageSize 101",
+            LIST_2_0,
+            with(LIST_2_0, 1, 101, to - week),
+            Some("PageSize"),
+        ),
+        (
+            "2.0 PageSize 0",
+            LIST_2_0,
+            with(LIST_2_0, 1, 0, to - week),
+            Some("PageSize"),
+        ),
+        (
+            "2.0 has no window limit",
+            LIST_2_0,
+            with(LIST_2_0, 1, 10, to - TimeDelta::days(30)),
+            None,
+        ),
+    ];
+    for (what, route, params, refused) in cases {
+        let (status, doc) = call(&sim, route, params).await;
+
+        match refused {
+            None => assert_eq!(status, 200, "{what}: {doc}"),
+            Some(name) => {
+                assert_eq!(
+                    (status, doc["Code"].as_str()),
+                    (400, Some("InvalidParameter")),
+                    "{what}"
+                );
+                let message = doc["Message"].as_str().expect("Message");
+                assert!(message.contains(name), "{what}: {message}");
+                if name == "StopTime" {
+                    assert!(
+                        message.contains("7days"),
+                        "{what} names the limit: {message}"
+                    );
+                }
+                if route == LIST_2_0 {
+                    assert_eq!(doc["HttpStatusCode"], 400, "{what}: the 2.0 error shape");
+                    assert!(doc["RequestId"].is_string());
+                }
+            }
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn configured_limits_force_splitting_on_a_small_history() {
+    let sim = start(SimulatorConfig {
+        max_page_number: 3,
+        max_window: Duration::from_secs(3_600),
+        ..config()
+    })
+    .await;
+    let to = anchor();
+
+    let (page_4, doc_4) = call(
+        &sim,
+        LIST_2_0,
+        list_params(LIST_2_0, 4, 10, to - TimeDelta::hours(5), to),
+    )
+    .await;
+    let (page_3, _) = call(
+        &sim,
+        LIST_2_0,
+        list_params(LIST_2_0, 3, 10, to - TimeDelta::hours(5), to),
+    )
+    .await;
+    let (long, doc_long) = call(
+        &sim,
+        LIST_1_0,
+        list_params(LIST_1_0, 1, 10, to - TimeDelta::hours(2), to),
+    )
+    .await;
+    let (hour, _) = call(
+        &sim,
+        LIST_1_0,
+        list_params(LIST_1_0, 1, 10, to - TimeDelta::hours(1), to),
+    )
+    .await;
+
+    assert_eq!((page_4, page_3), (400, 200));
+    assert!(
+        doc_4["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PageNumber") && m.contains('3')),
+        "{doc_4}"
+    );
+    assert_eq!((long, hour), (400, 200));
+    assert!(
+        doc_long["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("StopTime") && m.contains("1h")),
+        "{doc_long}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_recording_false_leaves_the_recordings_out() {
+    let sim = start(config()).await;
+    let (from, to) = (anchor() - TimeDelta::hours(6), anchor());
+    let mut params = list_params(LIST_1_0, 1, 100, from, to);
+
+    let (_, with) = call(&sim, LIST_1_0, params.clone()).await;
+    params.push(("WithRecording", "false".to_owned()));
+    let (status, without) = call(&sim, LIST_1_0, params).await;
+
+    assert_eq!(status, 200);
+    let (with, _) = list_of(LIST_1_0, &with);
+    let (without, _) = list_of(LIST_1_0, &without);
+    assert_eq!(keys_of(&with), keys_of(&without));
+    assert!(with.iter().any(|r| {
+        r["Recordings"]["Recording"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    }));
+    assert!(without.iter().all(|r| r.get("Recordings").is_none()));
+    for (a, b) in with.iter().zip(&without) {
+        let mut a = a.clone();
+        a.as_object_mut().expect("record").remove("Recordings");
+        assert_eq!(&a, b, "only the recordings differ");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_agent_bound_key_may_call_only_the_agents_action_and_unknown_things_keep_their_codes() {
+    let lead = key("LTAI-lead", "s-lead", Some("1912@ccctest"));
+    let sim = start(SimulatorConfig {
+        keys: vec![AccessKey::demo(), lead.clone()],
+        ..config()
+    })
+    .await;
+    let (from, to) = (anchor() - TimeDelta::hours(6), anchor());
+    let one = |name: &'static str, value: &str| {
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            (name, value.to_owned()),
+        ]
+    };
+    let some_call = sim.truth(sim.now(), None)[0]["ContactId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    for (route, params) in [
+        (LIST_1_0, list_params(LIST_1_0, 1, 10, from, to)),
+        (LIST_2_0, list_params(LIST_2_0, 1, 10, from, to)),
+        (GET_2_0, one("ContactId", &some_call)),
+        (MONO_2_0, one("ContactId", &some_call)),
+    ] {
+        let (status, doc) = call_as(&sim, &lead, route, params).await;
+        assert_eq!(
+            (status, doc["Code"].as_str()),
+            (403, Some("Forbidden.NoPermission")),
+            "{route:?}"
+        );
+    }
+    let (mine, _) = call_as(&sim, &lead, (ACTION, API_VERSION), page_params(Some(10))).await;
+    assert_eq!(mine, 200, "the agent's own action");
+
+    let mut elsewhere = list_params(LIST_2_0, 1, 10, from, to);
+    elsewhere[0].1 = "no-such-instance".to_owned();
+    let refusals = [
+        (
+            call(&sim, LIST_2_0, elsewhere).await,
+            404,
+            "NotExists.InstanceId",
+        ),
+        (
+            call(
+                &sim,
+                (GET_CALL_DETAIL_RECORD, API_VERSION),
+                one("ContactId", &some_call),
+            )
+            .await,
+            404,
+            "InvalidAction.NotFound",
+        ),
+        (
+            call(&sim, (ACTION, CCC2_API_VERSION), page_params(Some(10))).await,
+            404,
+            "InvalidAction.NotFound",
+        ),
+        (
+            call(&sim, GET_2_0, one("ContactId", "2030000001999")).await,
+            404,
+            "NotExists.ContactId",
+        ),
+        (
+            call(&sim, MONO_2_0, one("ContactId", "job-1")).await,
+            404,
+            "NotExists.ContactId",
+        ),
+    ];
+    for ((status, doc), expected_status, code) in refusals {
+        assert_eq!(
+            (status, doc["Code"].as_str()),
+            (expected_status, Some(code)),
+            "{doc}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn details_and_recordings_agree_with_the_ccc2_truth_and_are_counted_per_action() {
+    let sim = start(config()).await;
+    let (from, to) = (anchor() - TimeDelta::hours(24), anchor());
+    let calls = ccc2_truth_in(&sim, from, to);
+    let recorded: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["MonoRecordings"].as_array().is_some_and(|m| m.len() > 1))
+        .take(4)
+        .collect();
+    let transferred: Vec<&Value> = calls
+        .iter()
+        .filter(|c| {
+            c["Detail"]["AgentEvents"]
+                .as_array()
+                .is_some_and(|a| a.len() > 1)
+        })
+        .take(3)
+        .collect();
+    let unanswered: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["Record"].get("EstablishedTime").is_none())
+        .take(3)
+        .collect();
+    let picked: Vec<&Value> = recorded
+        .into_iter()
+        .chain(transferred)
+        .chain(unanswered)
+        .collect();
+    assert_eq!(picked.len(), 10, "the history has every kind of call");
+
+    for truth in &picked {
+        let id = truth["Record"]["ContactId"].as_str().expect("id");
+        let params = vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("ContactId", id.to_owned()),
+        ];
+
+        let (status, detail) = call(&sim, GET_2_0, params.clone()).await;
+        let (mono_status, mono) = call(&sim, MONO_2_0, params).await;
+
+        assert_eq!((status, mono_status), (200, 200));
+        assert_eq!(
+            (detail["Code"].as_str(), detail["HttpStatusCode"].as_u64()),
+            (Some("OK"), Some(200))
+        );
+        assert_eq!(detail["Data"], truth["Detail"], "detail of {id}");
+        let mut files = mono["Data"].as_array().expect("Data[]").clone();
+        for file in &mut files {
+            let link = file
+                .as_object_mut()
+                .expect("a file")
+                .remove("FileUrl")
+                .expect("a FileUrl");
+            let link = link.as_str().expect("a string");
+            let name = percent_encode(file["FileName"].as_str().expect("name"));
+            assert!(
+                link.starts_with(&format!(
+                    "{}/_oss/{INSTANCE}/{name}?Expires=",
+                    sim.endpoint()
+                )),
+                "{link}"
+            );
+            assert!(
+                link.contains("&OSSAccessKeyId=") && link.contains("&Signature="),
+                "{link}"
+            );
+        }
+        assert_eq!(
+            Value::from(files),
+            truth["MonoRecordings"],
+            "recordings of {id}"
+        );
+    }
+    let stats = sim.requests();
+    assert_eq!(
+        stats.requests_for(GET_CALL_DETAIL_RECORD),
+        picked.len() as u64
+    );
+    assert_eq!(
+        stats.requests_for(LIST_MONO_RECORDINGS),
+        picked.len() as u64
+    );
+    assert_eq!(stats.requests_for(LIST_CALL_DETAIL_RECORDS), 0);
+    assert_eq!(stats.ok, 2 * picked.len() as u64);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_ground_truth_endpoint_serves_every_view_like_the_handle() {
+    let sim = start(config()).await;
+    let at = sim.now() - TimeDelta::hours(2);
+    let http = reqwest::Client::new();
+
+    for (name, view) in [
+        ("agent", TruthView::Agent),
+        ("instance", TruthView::Instance),
+        ("ccc2", TruthView::Ccc2),
+    ] {
+        let url = format!(
+            "{}/_sim/truth?at={}&view={name}",
+            sim.endpoint(),
+            at.timestamp_millis()
+        );
+        let answer = http.get(url).send().await.expect("answer");
+        let doc: Value =
+            serde_json::from_slice(&answer.bytes().await.expect("body")).expect("json");
+
+        let records = doc["records"].as_array().expect("records");
+        assert_eq!(records, &sim.truth_view(at, None, view), "{name}");
+        assert_eq!(
+            records.len(),
+            sim.truth(at, None).len(),
+            "{name}: the same calls"
+        );
+    }
+    let bad = http
+        .get(format!("{}/_sim/truth?view=everything", sim.endpoint()))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(bad.status(), 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_late_survey_changes_the_call_in_every_view_at_once() {
+    let sim = start(config()).await;
+    let (t1, t2) = (anchor(), anchor() + TimeDelta::hours(1));
+    let rating = |at: DateTime<Utc>| -> Vec<(Value, Value, Value)> {
+        let agent = sim.truth_view(at, None, TruthView::Agent);
+        let instance = sim.truth_view(at, None, TruthView::Instance);
+        let ccc2 = sim.truth_view(at, None, TruthView::Ccc2);
+        agent
+            .iter()
+            .zip(&instance)
+            .zip(&ccc2)
+            .map(|((a, i), c)| {
+                assert_eq!(a["ContactId"], c["Record"]["ContactId"]);
+                assert_eq!(i["ContactId"], c["Record"]["ContactId"]);
+                (
+                    a["ContactId"].clone(),
+                    a["Satisfaction"].clone(),
+                    i["Satisfaction"].clone(),
+                )
+            })
+            .zip(&ccc2)
+            .map(|((id, a, i), c)| {
+                assert_eq!(a, i, "{id}: 1.0 views disagree");
+                assert_eq!(
+                    a, c["Record"]["SatisfactionIndex"],
+                    "{id}: 1.0 and 2.0 disagree"
+                );
+                assert_eq!(
+                    a, c["Detail"]["SatisfactionIndex"],
+                    "{id}: detail disagrees"
+                );
+                (id, a, i)
+            })
+            .collect()
+    };
+
+    let before: std::collections::HashMap<Value, Value> =
+        rating(t1).into_iter().map(|(id, a, _)| (id, a)).collect();
+    let after = rating(t2);
+
+    let changed = after
+        .iter()
+        .filter(|(id, a, _)| before.get(id).is_some_and(|b| b.is_null() && !a.is_null()))
+        .count();
+    assert!(
+        changed > 0,
+        "no survey was answered between the two instants"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_apply_to_the_ccc2_actions_in_the_ccc2_error_shape() {
+    let sim = faulty(Faults {
+        internal_error: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let some_call = sim.truth(sim.now(), None)[0]["ContactId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let (status, doc) = call(
+        &sim,
+        GET_2_0,
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("ContactId", some_call),
+        ],
+    )
+    .await;
+
+    assert_eq!((status, doc["Code"].as_str()), (500, Some("InternalError")));
+    assert_eq!(doc["HttpStatusCode"], 500);
+    assert_eq!(sim.requests().faults.internal_error, 1);
+    sim.shutdown().await;
 }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
 use super::{
-    AccessKey, DEMO_INSTANCE_ID, Faults, SimulatorConfig, endpoint, parse_access_key, roster_range,
-    start,
+    AccessKey, DEFAULT_MAX_PAGE_NUMBER, DEMO_INSTANCE_ID, Faults, SimulatorConfig, endpoint,
+    parse_access_key, roster_range, start,
 };
 
 /// Serve simulated CCC call records on a local HTTP endpoint.
@@ -71,6 +71,13 @@ pub struct SimulateArgs {
     /// A true rate limit: requests over N per second per access key get 400 Throttling.User.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rps: Option<u32>,
+    /// The highest PageNumber ListCallDetailRecords 2020-07-01 accepts (the service: 100).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PAGE_NUMBER,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_page_number: u32,
+    /// The longest StartTime..StopTime window ListCallDetailRecords 2017-07-05 accepts (the service: 7 days).
+    #[arg(long, value_name = "DUR", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub max_window: Duration,
 }
 
 fn key_arg(spec: &str) -> Result<AccessKey, String> {
@@ -117,6 +124,8 @@ impl SimulateArgs {
             },
             scripted: false,
             max_rps: self.max_rps,
+            max_page_number: self.max_page_number,
+            max_window: self.max_window,
         }
     }
 }
@@ -178,6 +187,11 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
         None => "  rate limit:   none".to_owned(),
     });
     lines.push(format!(
+        "  actions:      ListRecentCallRecords, ListCallDetailRecords (2017-07-05, window at most {}); ListCallDetailRecords (page at most {}), GetCallDetailRecord, ListMonoRecordings (2020-07-01)",
+        humantime::format_duration(config.max_window),
+        config.max_page_number
+    ));
+    lines.push(format!(
         "  shape:        {}",
         if config.flat {
             "flat lists (docs)"
@@ -186,7 +200,7 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
         }
     ));
     lines.push(format!(
-        "  ground truth: {endpoint}/_sim/truth?at=<epoch ms|RFC3339>&agent=<agent id>"
+        "  ground truth: {endpoint}/_sim/truth?at=<epoch ms|RFC3339>&agent=<agent id>&view=<agent|instance|ccc2>"
     ));
     lines.join("\n")
 }
@@ -264,6 +278,10 @@ mod tests {
             "2024-01-01T00:00:00Z",
             "--max-rps",
             "20",
+            "--max-page-number",
+            "3",
+            "--max-window",
+            "2h",
         ])
         .expect("parses");
         let config = args.config();
@@ -278,6 +296,23 @@ mod tests {
         assert_eq!(config.faults.truncate, 0.6);
         assert_eq!(config.anchor.timestamp(), 1_704_067_200);
         assert_eq!(config.max_rps, Some(20));
+        assert_eq!(config.max_page_number, 3);
+        assert_eq!(config.max_window, Duration::from_secs(7_200));
+    }
+
+    #[test]
+    fn a_dense_day_that_forces_splitting_is_a_valid_configuration() {
+        let config = parse(&["--calls", "50000", "--days", "1"])
+            .expect("parses")
+            .config();
+        config.validate().expect("valid");
+        assert_eq!(config.max_page_number, 100);
+        assert_eq!(config.max_window, Duration::from_secs(7 * 86_400));
+        let shown = banner(&config, "127.0.0.1:8080".parse().expect("addr"));
+        assert!(
+            shown.contains("GetCallDetailRecord") && shown.contains("7days"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -306,5 +341,6 @@ mod tests {
         assert!(parse(&["--reset", "x"]).is_err());
         assert!(parse(&["--access-key", "nosecret"]).is_err());
         assert!(parse(&["--max-rps", "0"]).is_err());
+        assert!(parse(&["--max-page-number", "0"]).is_err());
     }
 }

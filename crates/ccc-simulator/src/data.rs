@@ -20,6 +20,13 @@ pub const ROSTER_SIZE: usize = 24;
 
 const GROUP_SIZE: usize = 6;
 const SKILL_GROUPS: [&str; 4] = ["售后技能组", "售前技能组", "投诉技能组", "VIP客户技能组"];
+/// The skill groups' ids, `<slug>@<instance id>` as CCC 2.0 writes them (`skg-night-shift@ccc-test`).
+const SKILL_GROUP_SLUGS: [&str; 4] = [
+    "skg-after-sales",
+    "skg-pre-sales",
+    "skg-complaints",
+    "skg-vip",
+];
 /// Skill groups by share of the traffic.
 const GROUP_LOAD: [(usize, u32); 4] = [(0, 40), (1, 30), (2, 15), (3, 15)];
 const AGENT_NAMES: [&str; ROSTER_SIZE] = [
@@ -65,7 +72,7 @@ const EXTRA_ATTR: [&str; 3] = [
 ];
 /// Survey keys 1..=5 and what the record says for them (our guess at the service's scale).
 const RATINGS: [&str; 5] = ["非常满意", "满意", "一般", "不满意", "非常不满意"];
-const NOT_SENT: &str = "未发送";
+pub const NOT_SENT: &str = "未发送";
 const NOT_RATED: &str = "未评价";
 
 /// How a call came about (`ContactType`).
@@ -164,6 +171,36 @@ pub fn contact_id(seed: u64, ordinal: u32) -> String {
     (2_030_000_000 + u64::from(ordinal) * 5 + jitter).to_string()
 }
 
+/// The ordinal of the call whose `ContactId` is `contact_id`, if one could have it (the inverse of
+/// [`contact_id`]; whether that call exists is the store's business).
+pub fn ordinal_of(seed: u64, contact_id: &str) -> Option<u32> {
+    let digits: u64 = contact_id.parse().ok()?;
+    let ordinal = u32::try_from(digits.checked_sub(2_030_000_000)? / 5).ok()?;
+    (self::contact_id(seed, ordinal) == contact_id).then_some(ordinal)
+}
+
+/// The id of the skill group named `name` in `instance_id`; empty for a name not on the roster.
+pub fn skill_group_id(instance_id: &str, name: &str) -> String {
+    SKILL_GROUPS
+        .iter()
+        .position(|g| *g == name)
+        .map_or_else(String::new, |i| {
+            format!("{}@{instance_id}", SKILL_GROUP_SLUGS[i])
+        })
+}
+
+/// `SkillGroupNames` turned into the parallel comma list of ids.
+pub fn skill_group_ids(instance_id: &str, names: &str) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    names
+        .split(',')
+        .map(|n| skill_group_id(instance_id, n))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The agent ids of instance number `instance_index` (0-based, in configuration order), e.g. `1912@ccctest`.
 pub fn agent_ids(instance_index: usize) -> Vec<String> {
     (0..ROSTER_SIZE)
@@ -201,6 +238,10 @@ pub enum Stream {
     ContactId = 5,
     Live = 6,
     Survey = 7,
+    /// What only CCC 2.0 records say: locations, call ids, release reasons, dialling.
+    Ccc2 = 8,
+    /// The quality-check ids of CCC 1.0 whole-instance recordings.
+    Quality = 9,
 }
 
 /// SplitMix64's finaliser: spreads neighbouring seeds over the whole space.
@@ -949,6 +990,28 @@ mod tests {
         assert!(wrapped["Recordings"]["Recording"].is_array());
         assert!(flat["Agents"].is_array());
         assert!(flat["Recordings"].is_array());
+    }
+
+    #[test]
+    fn a_contact_id_leads_back_to_its_ordinal_and_nothing_else_does() {
+        for ordinal in [0, 1, 7, 123_456, u32::MAX / 5] {
+            assert_eq!(ordinal_of(SEED, &contact_id(SEED, ordinal)), Some(ordinal));
+        }
+        let real = contact_id(SEED, 42);
+        let neighbour = (real.parse::<u64>().expect("digits") + 1).to_string();
+        assert_ne!(ordinal_of(SEED, &neighbour), Some(42));
+        for junk in ["", "abc", "12", "-2030000000", "job-1"] {
+            assert_eq!(ordinal_of(SEED, junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn skill_group_ids_follow_their_names() {
+        assert_eq!(
+            skill_group_ids("inst", "售后技能组,VIP客户技能组"),
+            "skg-after-sales@inst,skg-vip@inst"
+        );
+        assert_eq!(skill_group_ids("inst", ""), "");
     }
 
     #[test]

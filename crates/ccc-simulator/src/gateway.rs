@@ -1,6 +1,6 @@
 //! What the API gateway does before the action runs: collect the parameters (query ∪ form body), require the
-//! common ones, route `Action`/`Version`, find the AccessKey, check the `Timestamp` against the real clock,
-//! verify signature v1 with the project's one signer, and refuse a reused `SignatureNonce`.
+//! common ones, route (`Action`, `Version`) to a [`Route`], find the AccessKey, check the `Timestamp` against
+//! the real clock, verify signature v1 with the project's one signer, and refuse a reused `SignatureNonce`.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -13,10 +13,79 @@ use secrecy::SecretString;
 use super::AccessKey;
 use super::response::ApiError;
 
-/// The one action this service answers, and its API version.
+use ccc_signature::{canonical_query, sign, string_to_sign};
+
+/// The agent workbench's action, and the CCC 1.0 API version it belongs to.
 pub const ACTION: &str = "ListRecentCallRecords";
 pub const API_VERSION: &str = "2017-07-05";
-use ccc_signature::{canonical_query, sign, string_to_sign};
+/// The CCC 2.0 API version.
+pub const CCC2_API_VERSION: &str = "2020-07-01";
+/// The whole-instance list, in both versions (`docs/ccc-whole-instance.md` §1, §2).
+pub const LIST_CALL_DETAIL_RECORDS: &str = "ListCallDetailRecords";
+/// One call's detail with its events (CCC 2.0).
+pub const GET_CALL_DETAIL_RECORD: &str = "GetCallDetailRecord";
+/// One call's recording files with download links (CCC 2.0).
+pub const LIST_MONO_RECORDINGS: &str = "ListMonoRecordings";
+
+/// An action of one API version the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Route {
+    /// `ListRecentCallRecords` 2017-07-05: the signing agent's calls (or all, for an unbound key).
+    RecentCallRecords,
+    /// `ListCallDetailRecords` 2017-07-05: every call of the instance, CCC 1.0 records.
+    InstanceCallRecords,
+    /// `ListCallDetailRecords` 2020-07-01: every call of the instance, CCC 2.0 records.
+    CallDetailRecords,
+    /// `GetCallDetailRecord` 2020-07-01.
+    CallDetailRecord,
+    /// `ListMonoRecordings` 2020-07-01.
+    MonoRecordings,
+}
+
+impl Route {
+    pub const ALL: [Route; 5] = [
+        Route::RecentCallRecords,
+        Route::InstanceCallRecords,
+        Route::CallDetailRecords,
+        Route::CallDetailRecord,
+        Route::MonoRecordings,
+    ];
+
+    pub fn action(self) -> &'static str {
+        match self {
+            Route::RecentCallRecords => ACTION,
+            Route::InstanceCallRecords | Route::CallDetailRecords => LIST_CALL_DETAIL_RECORDS,
+            Route::CallDetailRecord => GET_CALL_DETAIL_RECORD,
+            Route::MonoRecordings => LIST_MONO_RECORDINGS,
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Route::RecentCallRecords | Route::InstanceCallRecords => API_VERSION,
+            Route::CallDetailRecords | Route::CallDetailRecord | Route::MonoRecordings => {
+                CCC2_API_VERSION
+            }
+        }
+    }
+
+    /// The route of (`action`, `version`): an unknown version is `InvalidVersion`, an action that version
+    /// does not have is `InvalidAction.NotFound`, as the POP gateway answers.
+    pub fn find(action: Option<&str>, version: Option<&str>) -> Result<Route, ApiError> {
+        if !Route::ALL.iter().any(|r| Some(r.version()) == version) {
+            return Err(ApiError::invalid_version());
+        }
+        Route::ALL
+            .into_iter()
+            .find(|r| Some(r.action()) == action && Some(r.version()) == version)
+            .ok_or_else(ApiError::action_not_found)
+    }
+
+    /// Whether only an instance admin (a key bound to no agent) may call it.
+    pub fn admin_only(self) -> bool {
+        self != Route::RecentCallRecords
+    }
+}
 
 /// How far a request's `Timestamp` may be from the real clock.
 pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
@@ -80,6 +149,8 @@ pub struct Admitted {
     pub access_key_id: String,
     /// The agent the key is bound to, if any.
     pub agent: Option<String>,
+    /// The action it asks for.
+    pub route: Route,
 }
 
 struct Key {
@@ -119,12 +190,7 @@ impl Gateway {
         for name in COMMON {
             params.required(name)?;
         }
-        if params.get("Version") != Some(API_VERSION) {
-            return Err(ApiError::invalid_version());
-        }
-        if params.get("Action") != Some(ACTION) {
-            return Err(ApiError::action_not_found());
-        }
+        let route = Route::find(params.get("Action"), params.get("Version"))?;
         let key_id = params.required("AccessKeyId")?;
         let key = self
             .keys
@@ -160,6 +226,7 @@ impl Gateway {
         Ok(Admitted {
             access_key_id: key.id.clone(),
             agent: key.agent.clone(),
+            route,
         })
     }
 }
@@ -329,11 +396,16 @@ mod tests {
                 .admit(&method, &p, ts)
                 .expect_err("refused")
         };
-        assert_eq!(with("Version", "2020-07-01").code, "InvalidVersion");
-        let action = with("Action", "ListCallDetailRecords");
+        assert_eq!(with("Version", "2019-01-01").code, "InvalidVersion");
+        let action = with("Action", "DescribeInstance");
         assert_eq!(
             (action.status.as_u16(), action.code.as_ref()),
             (404, "InvalidAction.NotFound")
+        );
+        let other_version = with("Version", "2020-07-01");
+        assert_eq!(
+            other_version.code, "InvalidAction.NotFound",
+            "ListRecentCallRecords is not a 2020-07-01 action"
         );
         assert_eq!(
             with("Timestamp", "yesterday").code,
@@ -349,6 +421,27 @@ mod tests {
             missing.message,
             "SignatureNonce is mandatory for this action."
         );
+    }
+
+    #[test]
+    fn every_route_is_found_by_its_action_and_version() {
+        for route in Route::ALL {
+            assert_eq!(
+                Route::find(Some(route.action()), Some(route.version())),
+                Ok(route)
+            );
+        }
+        let get_1_0 = Route::find(Some(GET_CALL_DETAIL_RECORD), Some(API_VERSION));
+        assert_eq!(
+            get_1_0.expect_err("no such pair").code,
+            "InvalidAction.NotFound"
+        );
+        assert_eq!(
+            Route::find(Some(LIST_CALL_DETAIL_RECORDS), Some(CCC2_API_VERSION)),
+            Ok(Route::CallDetailRecords)
+        );
+        assert!(!Route::RecentCallRecords.admin_only());
+        assert!(Route::MonoRecordings.admin_only());
     }
 
     #[test]

@@ -1,21 +1,31 @@
-//! The built-in CCC service: a real HTTP server that answers `ListRecentCallRecords` (2017-07-05, signature
-//! v1) the way Alibaba Cloud Contact Center does, for the demo, the tests and the benchmarks.
+//! The built-in CCC service: a real HTTP server that serves one world of calls through every action a
+//! call-record warehouse needs, the way Alibaba Cloud Contact Center does (signature v1), for the demo, the
+//! tests and the benchmarks:
+//! - `ListRecentCallRecords` 2017-07-05: the signing agent's calls (`docs/ccc-api.md`);
+//! - `ListCallDetailRecords` 2017-07-05: every call of the instance, CCC 1.0 records, at most a 7-day
+//!   window (`docs/ccc-whole-instance.md` §1);
+//! - `ListCallDetailRecords`, `GetCallDetailRecord`, `ListMonoRecordings` 2020-07-01: CCC 2.0 records, at
+//!   most page 100 (§2, §3).
 //!
 //! Layout:
 //! - `data`: deterministic calls from a seed: the agent roster, a 24-byte skeleton per call, and the full
 //!   record rendered on demand (Chinese names and skill groups, legs, recordings, late surveys).
+//! - `instance`: the CCC 1.0 whole-instance record, derived from the `data` record.
+//! - `ccc2`: the CCC 2.0 list record, detail (events) and recording files, derived from the same record.
 //! - `store`: per instance, calls sorted by start time with per-agent position lists; a page is two binary
 //!   searches plus the calls still in progress. Live calls are appended lazily as the data clock moves.
-//! - `world`: the instances, the index behind a lock, the data clock, pages and the ground truth.
-//! - `gateway`: parameters, common-parameter checks, signature v1 (the `ccc-signature` crate the client
-//!   signs with), timestamp
-//!   window against the real clock, nonce replay.
+//! - `world`: the instances, the index behind a lock, the data clock, pages and the ground truth (one view
+//!   per rendering).
+//! - `gateway`: parameters, common-parameter checks, routing (`Action`, `Version`), signature v1 (the
+//!   `ccc-signature` crate the client signs with), timestamp window against the real clock, nonce replay.
+//! - `actions`: each action's own parameters and the paging limits ([`SimulatorConfig::max_page_number`],
+//!   [`SimulatorConfig::max_window`]).
 //! - `response`: success and error bodies, JSON or XML.
 //! - `faults`: injected throttling, 503, 500, slow answers, resets mid-body and truncated bodies.
 //! - `script`: the scripted mode for tests: a record set the test controls, chosen pages failed a given
 //!   number of times, STS tokens declared expired, and who signed each request.
 //! - `limit`: a true rate limit per AccessKey (`--max-rps`), answered `Throttling.User`.
-//! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`.
+//! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`; who may call what.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
 //!
 //! It is its own crate so that the sync library does not carry it: the `ccc-sync` binary serves it
@@ -26,11 +36,19 @@
 //! `InvalidTimeStamp.Format`; an unsupported `SignatureMethod`/`SignatureVersion` gets
 //! `IncompleteSignature`; no `Format` gets XML; `Criteria` is accepted and signed but not applied;
 //! survey keys 1..=5 read `非常满意` .. `非常不满意`; a recording's `Channel` is `left` or `right`.
+//! A key bound to an agent may call only `ListRecentCallRecords`; the instance admin's actions answer it
+//! 403 `Forbidden.NoPermission`. A `ContactId` with no visible call gets 404 `NotExists.ContactId`.
+//! Recording links point at `/_oss/<instance>/<file>` on the simulator itself, valid for a day, but nothing
+//! serves them yet. A scripted simulator scripts only `ListRecentCallRecords`; the other actions answer
+//! from its (empty) generated history. The modules `instance`, `ccc2` and `actions` list their own guesses.
 
+mod actions;
+mod ccc2;
 mod cli;
 mod data;
 mod faults;
 mod gateway;
+mod instance;
 mod limit;
 mod response;
 mod script;
@@ -53,11 +71,16 @@ use tokio::task::JoinHandle;
 pub use cli::{SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
-pub use gateway::{ACTION, API_VERSION};
+pub use gateway::{
+    ACTION, API_VERSION, CCC2_API_VERSION, GET_CALL_DETAIL_RECORD, LIST_CALL_DETAIL_RECORDS,
+    LIST_MONO_RECORDINGS,
+};
 pub use script::{PageFault, SignedWith};
 pub use stats::{FaultCounts, RequestStats};
 pub use store::MAX_LIVE_CALLS;
+pub use world::TruthView;
 
+use actions::Limits;
 use data::Shape;
 use gateway::Gateway;
 use script::Script;
@@ -71,6 +94,11 @@ pub const DEMO_INSTANCE_ID: &str = "9cfad875-6260-4a53-ab6e-b13e3fb31f7d";
 pub const DEMO_ACCESS_KEY_ID: &str = "LTAI5tDemoKey00000000001";
 /// The demo key's secret: public on purpose, it protects nothing but simulated data.
 pub const DEMO_ACCESS_KEY_SECRET: &str = "SimulatorDemoSecretNotForProduction";
+
+/// The highest `PageNumber` CCC 2.0's `ListCallDetailRecords` accepts.
+pub const DEFAULT_MAX_PAGE_NUMBER: u32 = 100;
+/// The longest window CCC 1.0's `ListCallDetailRecords` accepts.
+pub const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
 /// How long shutdown waits for answers in flight (a slow fault may hold one) before it stops them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -135,6 +163,11 @@ pub struct SimulatorConfig {
     pub scripted: bool,
     /// At most this many requests per AccessKey in any trailing second; the rest get `Throttling.User`.
     pub max_rps: Option<u32>,
+    /// `ListCallDetailRecords` 2020-07-01 refuses a `PageNumber` over this (the service: 100, so at most
+    /// 10,000 records per window).
+    pub max_page_number: u32,
+    /// `ListCallDetailRecords` 2017-07-05 refuses a window longer than this (the service: 7 days).
+    pub max_window: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -152,6 +185,8 @@ impl Default for SimulatorConfig {
             faults: Faults::default(),
             scripted: false,
             max_rps: None,
+            max_page_number: DEFAULT_MAX_PAGE_NUMBER,
+            max_window: DEFAULT_MAX_WINDOW,
         }
     }
 }
@@ -230,6 +265,15 @@ impl SimulatorConfig {
             self.max_rps != Some(0),
             "max rps must be at least 1 request per second"
         );
+        ensure!(
+            self.max_page_number >= 1,
+            "max page number must be at least 1"
+        );
+        ensure!(
+            self.max_window >= Duration::from_secs(1),
+            "max window must be at least 1s, not {}",
+            humantime::format_duration(self.max_window)
+        );
         for (name, p) in self.faults.probabilities() {
             ensure!(
                 (0.0..=1.0).contains(&p),
@@ -286,6 +330,11 @@ pub async fn start(
         faults: config.faults.clone(),
         script: Script::new(config.scripted),
         limit: config.max_rps.map(limit::RateLimit::new),
+        limits: Limits {
+            max_page_number: config.max_page_number,
+            max_window_ms: i64::try_from(config.max_window.as_millis()).unwrap_or(i64::MAX),
+        },
+        endpoint: endpoint(addr),
         stats: Mutex::new(RequestStats::default()),
     });
     let app =
@@ -356,6 +405,20 @@ impl SimulatorHandle {
     /// generated calls only: a scripted simulator's records are the test's own.
     pub fn truth(&self, at: DateTime<Utc>, agent: Option<&str>) -> Vec<serde_json::Value> {
         self.shared.world.truth(at.timestamp_millis(), agent)
+    }
+
+    /// [`SimulatorHandle::truth`] as another action renders it (`/_sim/truth?view=`): the whole-instance
+    /// records of 2017-07-05 with recordings, or per call the 2020-07-01 list record, detail and recording
+    /// files (without links). Same order and visibility.
+    pub fn truth_view(
+        &self,
+        at: DateTime<Utc>,
+        agent: Option<&str>,
+        view: TruthView,
+    ) -> Vec<serde_json::Value> {
+        self.shared
+            .world
+            .truth_view(at.timestamp_millis(), agent, view)
     }
 
     /// What the API has answered so far.

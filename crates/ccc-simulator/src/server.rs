@@ -1,6 +1,6 @@
-//! The HTTP side: the API on `/` (GET, POST with a query, POST with a form body), the action's own
-//! parameters, injected and scripted faults, and the unsigned ground-truth endpoint `/_sim/truth` for
-//! loopback peers.
+//! The HTTP side: the API on `/` (GET, POST with a query, POST with a form body) for every action the
+//! gateway routes, who may call what, injected and scripted faults, and the unsigned ground-truth endpoint
+//! `/_sim/truth` (`?at=&agent=&view=agent|instance|ccc2`) for loopback peers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -17,17 +17,21 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
+use super::actions::{ActionQuery, Limits};
+use super::ccc2;
 use super::faults::{Faults, Outcome};
-use super::gateway::{Gateway, Params};
+use super::gateway::{CCC2_API_VERSION, Gateway, Params, Route};
+use super::instance;
 use super::limit::RateLimit;
-use super::response::{ApiError, Format, ListBody, encode};
+use super::response::{ApiError, DataBody, Format, ListBody, PagedData, encode};
 use super::script::Script;
 use super::stats::RequestStats;
-use super::store::Window;
-use super::world::{World, shanghai_midnight_ms};
+use super::world::{TruthView, World};
 
 /// Named in error bodies when the request has no `Host` header.
 const DEFAULT_HOST_ID: &str = "ccc.cn-shanghai.aliyuncs.com";
+/// How long a recording link stays valid: `GetMonoRecording`'s documented default, one day.
+const LINK_VALIDITY_S: i64 = 86_400;
 /// How long a reset answer waits between its partial body and dropping the connection, so the client
 /// really receives the headers and the first bytes.
 const RESET_AFTER: Duration = Duration::from_millis(50);
@@ -40,6 +44,10 @@ pub struct Shared {
     pub script: Script,
     /// `--max-rps`, if set.
     pub limit: Option<RateLimit>,
+    /// The paging limits of the whole-instance lists.
+    pub limits: Limits,
+    /// `http://host:port`: recording links point here.
+    pub endpoint: String,
     pub stats: Mutex<RequestStats>,
 }
 
@@ -75,72 +83,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// `ListRecentCallRecords`' own parameters, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ListQuery {
-    instance: usize,
-    page_number: u32,
-    page_size: u32,
-    start_ms: Option<i64>,
-    stop_ms: Option<i64>,
-}
-
-impl ListQuery {
-    fn parse(params: &Params, world: &World) -> Result<ListQuery, ApiError> {
-        let instance_id = params.required("InstanceId")?;
-        let page_number = params.required("PageNumber")?;
-        let page_size = params.required("PageSize")?;
-        let page_number = page_number
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::invalid_parameter("PageNumber"))?;
-        let page_size = page_size
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::invalid_parameter("PageSize"))?;
-        let start_ms = epoch_ms(params, "StartTime")?;
-        let stop_ms = epoch_ms(params, "StopTime")?;
-        let instance = world
-            .instance_index(instance_id)
-            .ok_or_else(|| ApiError::instance_not_found(instance_id))?;
-        Ok(ListQuery {
-            instance,
-            page_number,
-            page_size,
-            start_ms,
-            stop_ms,
-        })
-    }
-
-    /// The `StartTime` window as of `now_ms`: 0 or absent mean today 00:00 Asia/Shanghai and now.
-    fn window(&self, now_ms: i64) -> Window {
-        Window {
-            from_ms: self
-                .start_ms
-                .unwrap_or_else(|| shanghai_midnight_ms(now_ms)),
-            to_ms: self.stop_ms.unwrap_or(now_ms),
-        }
-    }
-
-    fn skip(&self) -> usize {
-        (self.page_number as usize - 1).saturating_mul(self.page_size as usize)
-    }
-}
-
-/// An optional epoch-ms parameter; absent, empty and 0 all mean "the default".
-fn epoch_ms(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
-    match params.get(name) {
-        None | Some("") => Ok(None),
-        Some(text) => match text.parse::<i64>() {
-            Ok(0) => Ok(None),
-            Ok(ms) if ms > 0 => Ok(Some(ms)),
-            _ => Err(ApiError::invalid_parameter(name)),
-        },
-    }
-}
-
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
@@ -171,13 +113,18 @@ async fn api(
     let reply = Reply {
         shared: &shared,
         format: Format::from_param(params.get("Format")),
+        ccc2: params.get("Version") == Some(CCC2_API_VERSION),
         request_id: new_request_id(),
         host_id: headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or(DEFAULT_HOST_ID),
     };
-    shared.count(|s| s.total += 1);
+    let action = params.get("Action").unwrap_or_default().to_owned();
+    shared.count(|s| {
+        s.total += 1;
+        *s.by_action.entry(action).or_default() += 1;
+    });
     let _in_flight = InFlight::start(&shared);
     shared
         .script
@@ -192,7 +139,19 @@ async fn api(
                 Ok(a)
             }
         })
-        .and_then(|a| Ok((a, ListQuery::parse(&params, &shared.world)?)));
+        .and_then(|a| {
+            if a.route.admin_only() && a.agent.is_some() {
+                Err(ApiError::no_permission(a.route.action()))
+            } else {
+                Ok(a)
+            }
+        })
+        .and_then(|a| {
+            let now_ms = shared.world.clock.now_ms();
+            let query =
+                ActionQuery::parse(a.route, &params, &shared.world, &shared.limits, now_ms)?;
+            Ok((a, query))
+        });
     let (admitted, query) = match admitted {
         Ok(ok) => ok,
         Err(e) => {
@@ -208,8 +167,10 @@ async fn api(
         tracing::debug!(access_key_id = key, request_id = %reply.request_id, "Over the rate limit");
         return reply.error(&ApiError::throttling(None));
     }
-    if let Some((status, body)) = shared.script.take_page_fault(query.page_number) {
-        tracing::debug!(status, page = query.page_number, request_id = %reply.request_id, "Scripted fault served");
+    if let Some(page) = query.page_number()
+        && let Some((status, body)) = shared.script.take_page_fault(page)
+    {
+        tracing::debug!(status, page, request_id = %reply.request_id, "Scripted fault served");
         return reply.verbatim(status, body);
     }
     let (slow, outcome) = shared.faults.draw(&mut rand::rng());
@@ -223,17 +184,14 @@ async fn api(
     }
 
     let now_ms = shared.world.clock.now_ms();
-    let (agent, window) = (admitted.agent.as_deref(), query.window(now_ms));
-    let (skip, take) = (query.skip(), query.page_size as usize);
-    let (body, served, total) = match shared.script.page(agent, window, skip, take) {
-        Some(page) => reply.page(&query, page.records, page.total),
-        None => {
-            let page = shared
-                .world
-                .page(query.instance, agent, window, now_ms, skip, take);
-            reply.page(&query, page.records, page.total)
+    let (body, served) = match reply.answer(&admitted.agent, &query, now_ms) {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::debug!(code = %e.code, request_id = %reply.request_id, "Request refused");
+            return reply.error(&e);
         }
     };
+    let route = admitted.route;
     match outcome {
         Outcome::Reset => {
             shared.count(|s| s.faults.reset += 1);
@@ -252,7 +210,7 @@ async fn api(
                 s.ok += 1;
                 s.records += served as u64;
             });
-            tracing::debug!(access_key_id = key, records = served, total, page = query.page_number, request_id = %reply.request_id, "Page served");
+            tracing::debug!(access_key_id = key, action = route.action(), version = route.version(), records = served, page = query.page_number(), request_id = %reply.request_id, "Answer served");
             reply.ok(Body::from(body))
         }
     }
@@ -276,29 +234,133 @@ fn injected_error(shared: &Shared, outcome: Outcome) -> Option<ApiError> {
 struct Reply<'a> {
     shared: &'a Shared,
     format: Format,
+    /// A 2020-07-01 request: its error bodies carry `HttpStatusCode`.
+    ccc2: bool,
     request_id: String,
     host_id: &'a str,
 }
 
 impl Reply<'_> {
-    /// The encoded page body, with how many records it holds and how many the window holds.
-    fn page<R: Serialize>(
+    /// The encoded answer to `query` as of `now_ms`, and how many call records it holds.
+    fn answer(
         &self,
-        query: &ListQuery,
+        agent: &Option<String>,
+        query: &ActionQuery,
+        now_ms: i64,
+    ) -> Result<(Vec<u8>, usize), ApiError> {
+        let world = &self.shared.world;
+        Ok(match query {
+            ActionQuery::Recent(q) => {
+                let (agent, window) = (agent.as_deref(), q.window(now_ms));
+                let (skip, take) = (q.skip(), q.page_size as usize);
+                match self.shared.script.page(agent, window, skip, take) {
+                    Some(page) => self.list(
+                        Route::RecentCallRecords,
+                        q.page_number,
+                        q.page_size,
+                        page.records,
+                        page.total,
+                    ),
+                    None => {
+                        let page = world.page(q.instance, agent, window, now_ms, skip, take);
+                        self.list(
+                            Route::RecentCallRecords,
+                            q.page_number,
+                            q.page_size,
+                            page.records,
+                            page.total,
+                        )
+                    }
+                }
+            }
+            ActionQuery::Instance(q) => {
+                let (total, records) =
+                    world.admin_page(q.instance, q.wanted(now_ms), now_ms, |ctx, slot| {
+                        instance::record(ctx, slot, now_ms, q.with_recording)
+                    });
+                let total = q.page.total_count(total);
+                self.list(
+                    Route::InstanceCallRecords,
+                    q.page.number,
+                    q.page.size,
+                    records,
+                    total,
+                )
+            }
+            ActionQuery::Ccc2List(q) => {
+                let (total, list) =
+                    world.admin_page(q.instance, q.wanted(now_ms), now_ms, |ctx, slot| {
+                        ccc2::Call::new(ctx, slot, now_ms).list_item()
+                    });
+                let served = list.len();
+                let data = PagedData {
+                    list,
+                    page_number: q.page.number,
+                    page_size: q.page.size,
+                    total_count: q.page.total_count(total),
+                };
+                (self.data(Route::CallDetailRecords, data), served)
+            }
+            ActionQuery::Detail(q) => {
+                let slot = world
+                    .call(q.instance, &q.contact_id, now_ms)
+                    .ok_or_else(|| ApiError::contact_not_found(&q.contact_id))?;
+                let ctx = world.context(q.instance);
+                let detail = ccc2::Call::new(&ctx, &slot, now_ms).detail();
+                (self.data(Route::CallDetailRecord, detail), 1)
+            }
+            ActionQuery::Mono(q) => {
+                let slot = world
+                    .call(q.instance, &q.contact_id, now_ms)
+                    .ok_or_else(|| ApiError::contact_not_found(&q.contact_id))?;
+                let ctx = world.context(q.instance);
+                let expires_s = Utc::now().timestamp() + LINK_VALIDITY_S;
+                let files: Vec<ccc2::MonoRecording> = ccc2::Call::new(&ctx, &slot, now_ms)
+                    .mono_recordings()
+                    .into_iter()
+                    .map(|m| ccc2::MonoRecording {
+                        file_url: Some(ccc2::oss_link(
+                            &self.shared.endpoint,
+                            ctx.instance_id,
+                            &m.file_name,
+                            expires_s,
+                        )),
+                        ..m
+                    })
+                    .collect();
+                (self.data(Route::MonoRecordings, files), 0)
+            }
+        })
+    }
+
+    /// A CCC 1.0 list body (wrapped or flat, as configured), with how many records it holds.
+    fn list<R: Serialize>(
+        &self,
+        route: Route,
+        page_number: u32,
+        page_size: u32,
         records: Vec<R>,
-        total: usize,
-    ) -> (Vec<u8>, usize, usize) {
+        total_count: usize,
+    ) -> (Vec<u8>, usize) {
         let served = records.len();
         let body = ListBody::new(
             &self.request_id,
             self.shared.world.shape,
             records,
-            query.page_number,
-            query.page_size,
-            total,
+            page_number,
+            page_size,
+            total_count,
         );
-        let body = encode(self.format, "ListRecentCallRecordsResponse", &body);
-        (body, served, total)
+        (encode(self.format, &root(route), &body), served)
+    }
+
+    /// A CCC 2.0 body with `data` under `Data`.
+    fn data<D: Serialize>(&self, route: Route, data: D) -> Vec<u8> {
+        encode(
+            self.format,
+            &root(route),
+            &DataBody::new(&self.request_id, data),
+        )
     }
 
     fn ok(&self, body: Body) -> Response {
@@ -339,11 +401,12 @@ impl Reply<'_> {
     fn error(&self, e: &ApiError) -> Response {
         self.shared
             .count(|s| *s.errors.entry(e.code.to_string()).or_default() += 1);
-        let body = encode(
-            self.format,
-            "Error",
-            &e.body(&self.request_id, self.host_id),
-        );
+        let body = if self.ccc2 {
+            e.ccc2_body(&self.request_id, self.host_id)
+        } else {
+            e.body(&self.request_id, self.host_id)
+        };
+        let body = encode(self.format, "Error", &body);
         let mut r = (e.status, body).into_response();
         decorate(&mut r, self.format, &self.request_id);
         if let Some(ms) = e.retry_after_ms {
@@ -352,6 +415,11 @@ impl Reply<'_> {
         }
         r
     }
+}
+
+/// The XML document element of an action's answer.
+fn root(route: Route) -> String {
+    format!("{}Response", route.action())
 }
 
 fn decorate(response: &mut Response, format: Format, request_id: &str) {
@@ -383,6 +451,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 struct TruthQuery {
     at: Option<String>,
     agent: Option<String>,
+    view: Option<String>,
 }
 
 /// `at` as epoch milliseconds or RFC 3339.
@@ -424,9 +493,23 @@ async fn truth(
             }
         },
     };
+    let view = match q.view.as_deref() {
+        None | Some("") => TruthView::default(),
+        Some(name) => match TruthView::parse(name) {
+            Some(view) => view,
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "view must be agent, instance or ccc2",
+                );
+            }
+        },
+    };
     let world = Arc::clone(&shared);
-    let records =
-        tokio::task::spawn_blocking(move || world.world.truth(at_ms, q.agent.as_deref())).await;
+    let records = tokio::task::spawn_blocking(move || {
+        world.world.truth_view(at_ms, q.agent.as_deref(), view)
+    })
+    .await;
     match records {
         Ok(records) => json(
             StatusCode::OK,
@@ -466,19 +549,5 @@ mod tests {
             Some(1_700_000_000_000)
         );
         assert_eq!(parse_at("yesterday"), None);
-    }
-
-    #[test]
-    fn zero_and_absent_times_mean_the_defaults_and_junk_is_invalid() {
-        let mut p = Params::default();
-        p.extend_from_encoded("StartTime=0&StopTime=&Bad=-5&Worse=12a");
-        assert_eq!(epoch_ms(&p, "StartTime"), Ok(None));
-        assert_eq!(epoch_ms(&p, "StopTime"), Ok(None));
-        assert_eq!(epoch_ms(&p, "Absent"), Ok(None));
-        assert_eq!(
-            epoch_ms(&p, "Bad").expect_err("negative").code,
-            "InvalidParameter"
-        );
-        assert!(epoch_ms(&p, "Worse").is_err());
     }
 }

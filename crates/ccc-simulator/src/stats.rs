@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 pub struct RequestStats {
     /// Every request to the API path.
     pub total: u64,
-    /// Complete pages served.
+    /// Requests by their `Action` parameter, whatever became of them (absent: `""`), so a test can count
+    /// the per-call enrichment requests a client sends.
+    pub by_action: BTreeMap<String, u64>,
+    /// Complete answers served (pages, details and recording lists).
     pub ok: u64,
-    /// Records in those pages.
+    /// Call records in those answers: list items, and one per `GetCallDetailRecord`.
     pub records: u64,
     /// Error answers by `Code`, injected ones included (e.g. `Throttling.User`).
     pub errors: BTreeMap<String, u64>,
@@ -38,5 +41,10 @@ impl RequestStats {
     /// How many answers carried `code`.
     pub fn errors_with(&self, code: &str) -> u64 {
         self.errors.get(code).copied().unwrap_or(0)
+    }
+
+    /// How many requests named `action`.
+    pub fn requests_for(&self, action: &str) -> u64 {
+        self.by_action.get(action).copied().unwrap_or(0)
     }
 }

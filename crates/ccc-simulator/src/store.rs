@@ -34,7 +34,37 @@ impl Window {
     };
 }
 
-/// One page: the records on it (newest first) and how many the whole window holds.
+/// Which end of a window a page counts from, by (`StartTime`, `ContactId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// `ListRecentCallRecords`, `OrderBy=DESC`, `SortOrder=DESC`.
+    NewestFirst,
+    /// `OrderBy=ASC`, `SortOrder=ASC`.
+    OldestFirst,
+}
+
+/// The part of a window a request wants: its order, and positions `skip .. skip + take` in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub order: Order,
+    pub skip: usize,
+    pub take: usize,
+}
+
+impl Slice {
+    /// The whole window, newest first.
+    pub const ALL: Slice = Slice::newest_first(0, usize::MAX);
+
+    pub const fn newest_first(skip: usize, take: usize) -> Slice {
+        Slice {
+            order: Order::NewestFirst,
+            skip,
+            take,
+        }
+    }
+}
+
+/// One page: the records on it (in the asked order) and how many the whole window holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     pub total: usize,
@@ -119,7 +149,15 @@ impl Store {
         }
     }
 
-    /// Page `skip .. skip + take` of the calls in `window` visible at `now_ms`, newest first.
+    /// The call with this ordinal: ordinals grow with the sort key, so it is a binary search.
+    pub fn find(&self, ordinal: u32) -> Option<Slot> {
+        self.slots
+            .binary_search_by_key(&ordinal, |s| s.ordinal)
+            .ok()
+            .map(|i| self.slots[i])
+    }
+
+    /// The `slice` of the calls in `window` visible at `now_ms`.
     ///
     /// Calls that started more than the longest call plus the write delay ago are certainly visible, so
     /// only the calls after that horizon are checked one by one.
@@ -127,11 +165,11 @@ impl Store {
         &self,
         scope: Scope,
         window: Window,
+        slice: Slice,
         now_ms: i64,
         write_delay_ms: i64,
-        skip: usize,
-        take: usize,
     ) -> Selection {
+        let Slice { order, skip, take } = slice;
         let view = self.view(scope);
         let lo = view.partition(|s| s < window.from_ms);
         let hi = view.partition(|s| s <= window.to_ms.min(now_ms)).max(lo);
@@ -141,12 +179,16 @@ impl Store {
         let recent = (certain_end..hi).rev().filter(visible);
         let total = (certain_end - lo) + recent.clone().count();
         let older = (lo..certain_end).rev();
-        let slots = recent
-            .chain(older)
-            .skip(skip)
-            .take(take)
-            .map(|i| *view.get(i))
-            .collect();
+        let positions: Vec<usize> = match order {
+            Order::NewestFirst => recent.chain(older).skip(skip).take(take).collect(),
+            Order::OldestFirst => older
+                .rev()
+                .chain(recent.rev())
+                .skip(skip)
+                .take(take)
+                .collect(),
+        };
+        let slots = positions.into_iter().map(|i| *view.get(i)).collect();
         Selection { total, slots }
     }
 }
@@ -295,7 +337,13 @@ mod tests {
             let expected = brute_force(store, scope, window, now);
             let mut got = Vec::new();
             for page in 0.. {
-                let sel = store.select(scope, window, now, DELAY, page * 37, 37);
+                let sel = store.select(
+                    scope,
+                    window,
+                    Slice::newest_first(page * 37, 37),
+                    now,
+                    DELAY,
+                );
                 assert_eq!(sel.total, expected.len());
                 got.extend_from_slice(&sel.slots);
                 if sel.slots.len() < 37 {
@@ -303,21 +351,42 @@ mod tests {
                 }
             }
             assert_eq!(got, expected, "{scope:?}");
+            let oldest_first = store.select(
+                scope,
+                window,
+                Slice {
+                    order: Order::OldestFirst,
+                    skip: 5,
+                    take: 40,
+                },
+                now,
+                DELAY,
+            );
+            let reversed: Vec<Slot> = expected.iter().rev().skip(5).take(40).copied().collect();
+            assert_eq!(oldest_first.slots, reversed, "{scope:?} ascending");
+            assert_eq!(oldest_first.total, expected.len());
         }
+    }
+
+    #[test]
+    fn a_call_is_found_by_its_ordinal() {
+        let data = Dataset::generate(7, 3_000, 2, T0, 2, None);
+        for store in data.stores() {
+            for slot in store.slots.iter().step_by(97) {
+                assert_eq!(store.find(slot.ordinal), Some(*slot));
+            }
+        }
+        let first = data.store(0).slots[0].ordinal;
+        let elsewhere = data.store(1).slots[0].ordinal;
+        assert_eq!(data.store(0).find(elsewhere), None);
+        assert!(data.store(1).find(first).is_none());
     }
 
     #[test]
     fn ties_on_start_time_are_broken_by_contact_id_descending() {
         let data = dataset();
         let store = data.store(0);
-        let sel = store.select(
-            Scope::All,
-            Window::ALL,
-            T0 + 86_400_000,
-            DELAY,
-            0,
-            usize::MAX,
-        );
+        let sel = store.select(Scope::All, Window::ALL, Slice::ALL, T0 + 86_400_000, DELAY);
         assert!(sel.slots.windows(2).any(|w| w[0].start_ms == w[1].start_ms));
         for w in sel.slots.windows(2) {
             assert!(w[0].sort_key() > w[1].sort_key());
@@ -349,22 +418,21 @@ mod tests {
             .expect("some call overtakes a longer one");
         let between = short.visible_at_ms(DELAY);
         let seen = store
-            .select(Scope::All, Window::ALL, between, DELAY, 0, usize::MAX)
+            .select(Scope::All, Window::ALL, Slice::ALL, between, DELAY)
             .slots;
         assert!(seen.contains(&short));
         assert!(!seen.contains(&long));
         let just_before = store
-            .select(Scope::All, Window::ALL, between - 1, DELAY, 0, usize::MAX)
+            .select(Scope::All, Window::ALL, Slice::ALL, between - 1, DELAY)
             .slots;
         assert!(!just_before.contains(&short));
         let later = store
             .select(
                 Scope::All,
                 Window::ALL,
+                Slice::ALL,
                 long.visible_at_ms(DELAY),
                 DELAY,
-                0,
-                usize::MAX,
             )
             .slots;
         assert!(later.contains(&long));
@@ -375,10 +443,10 @@ mod tests {
         let data = dataset();
         let store = data.store(0);
         let lead = store
-            .select(Scope::Agent(0), Window::ALL, i64::MAX, DELAY, 0, usize::MAX)
+            .select(Scope::Agent(0), Window::ALL, Slice::ALL, i64::MAX, DELAY)
             .slots;
         let member = store
-            .select(Scope::Agent(1), Window::ALL, i64::MAX, DELAY, 0, usize::MAX)
+            .select(Scope::Agent(1), Window::ALL, Slice::ALL, i64::MAX, DELAY)
             .slots;
         assert!(lead.iter().all(|s| s.legs().contains(&0)));
         assert!(member.iter().all(|s| s.legs().contains(&1)));

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 
+use super::ccc2;
 use super::data::{self, RenderContext, Shape, Slot};
-use super::store::{Dataset, Scope, Selection, Window};
+use super::instance;
+use super::store::{Dataset, Scope, Selection, Slice, Window};
 
 /// The clock the data follows. Gateway checks (the Timestamp window) always use the real clock instead.
 #[derive(Debug)]
@@ -64,6 +66,40 @@ impl Instance {
 pub struct PageData {
     pub total: usize,
     pub records: Vec<data::Record>,
+}
+
+/// Which records the ground truth shows: each action's rendering of the same calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TruthView {
+    /// `ListRecentCallRecords`' records (the default, and what [`World::truth`] shows).
+    #[default]
+    Agent,
+    /// `ListCallDetailRecords` 2017-07-05's records, with recordings.
+    Instance,
+    /// Per call, `{"Record", "Detail", "MonoRecordings"}`: the 2020-07-01 list record, the
+    /// `GetCallDetailRecord` data and the `ListMonoRecordings` data without `FileUrl`.
+    Ccc2,
+}
+
+impl TruthView {
+    /// `agent`, `instance` or `ccc2`.
+    pub fn parse(name: &str) -> Option<TruthView> {
+        match name {
+            "agent" => Some(TruthView::Agent),
+            "instance" => Some(TruthView::Instance),
+            "ccc2" => Some(TruthView::Ccc2),
+            _ => None,
+        }
+    }
+}
+
+/// The calls an instance admin's list asks for: the `slice` of a window, or of the one call `ContactId`
+/// names (which ignores the window).
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub window: Window,
+    pub slice: Slice,
+    pub contact_id: Option<&'a str>,
 }
 
 /// Everything but the network.
@@ -128,17 +164,54 @@ impl World {
         instance: usize,
         scope: Scope,
         window: Window,
+        slice: Slice,
         now_ms: i64,
-        skip: usize,
-        take: usize,
     ) -> Selection {
         self.catch_up(now_ms);
         let data = self.data.read().unwrap_or_else(|e| e.into_inner());
         data.store(instance)
-            .select(scope, window, now_ms, self.write_delay_ms, skip, take)
+            .select(scope, window, slice, now_ms, self.write_delay_ms)
     }
 
-    fn context(&self, instance: usize) -> RenderContext<'_> {
+    /// The call of `instance` whose `ContactId` is `contact_id`, if it is visible at `now_ms`.
+    pub fn call(&self, instance: usize, contact_id: &str, now_ms: i64) -> Option<Slot> {
+        let ordinal = data::ordinal_of(self.seed, contact_id)?;
+        self.catch_up(now_ms);
+        let data = self.data.read().unwrap_or_else(|e| e.into_inner());
+        data.store(instance)
+            .find(ordinal)
+            .filter(|s| s.visible_at_ms(self.write_delay_ms) <= now_ms)
+    }
+
+    /// An instance admin's page as of `now_ms`, each call rendered by `render`, and how many calls the
+    /// window (or the `ContactId`) holds.
+    pub fn admin_page<R>(
+        &self,
+        instance: usize,
+        wanted: Wanted<'_>,
+        now_ms: i64,
+        render: impl Fn(&RenderContext<'_>, &Slot) -> R,
+    ) -> (usize, Vec<R>) {
+        let selection = match wanted.contact_id {
+            Some(id) => {
+                let found: Vec<Slot> = self.call(instance, id, now_ms).into_iter().collect();
+                Selection {
+                    total: found.len(),
+                    slots: found
+                        .into_iter()
+                        .skip(wanted.slice.skip)
+                        .take(wanted.slice.take)
+                        .collect(),
+                }
+            }
+            None => self.select(instance, Scope::All, wanted.window, wanted.slice, now_ms),
+        };
+        let ctx = self.context(instance);
+        let records = selection.slots.iter().map(|s| render(&ctx, s)).collect();
+        (selection.total, records)
+    }
+
+    pub fn context(&self, instance: usize) -> RenderContext<'_> {
         RenderContext {
             seed: self.seed,
             instance_index: instance,
@@ -159,7 +232,13 @@ impl World {
         take: usize,
     ) -> PageData {
         let scope = self.instances[instance].scope(agent);
-        let selection = self.select(instance, scope, window, now_ms, skip, take);
+        let selection = self.select(
+            instance,
+            scope,
+            window,
+            Slice::newest_first(skip, take),
+            now_ms,
+        );
         let ctx = self.context(instance);
         PageData {
             total: selection.total,
@@ -173,20 +252,46 @@ impl World {
 
     /// Every record visible at `at_ms` in every instance (scoped to `agent` if given), newest first.
     pub fn truth(&self, at_ms: i64, agent: Option<&str>) -> Vec<serde_json::Value> {
+        self.truth_view(at_ms, agent, TruthView::Agent)
+    }
+
+    /// [`World::truth`], each call rendered as `view` says.
+    pub fn truth_view(
+        &self,
+        at_ms: i64,
+        agent: Option<&str>,
+        view: TruthView,
+    ) -> Vec<serde_json::Value> {
         let mut all: Vec<(usize, Slot)> = (0..self.instances.len())
             .flat_map(|i| {
                 let scope = self.instances[i].scope(agent);
-                self.select(i, scope, Window::ALL, at_ms, 0, usize::MAX)
+                self.select(i, scope, Window::ALL, Slice::ALL, at_ms)
                     .slots
                     .into_iter()
                     .map(move |s| (i, s))
             })
             .collect();
         all.sort_by_key(|(_, s)| std::cmp::Reverse(s.sort_key()));
+        let json = |v: Result<serde_json::Value, serde_json::Error>| {
+            v.expect("a record serialises to JSON")
+        };
         all.iter()
             .map(|(i, slot)| {
-                serde_json::to_value(data::record(&self.context(*i), slot, at_ms))
-                    .expect("a record serialises to JSON")
+                let ctx = self.context(*i);
+                match view {
+                    TruthView::Agent => json(serde_json::to_value(data::record(&ctx, slot, at_ms))),
+                    TruthView::Instance => json(serde_json::to_value(instance::record(
+                        &ctx, slot, at_ms, true,
+                    ))),
+                    TruthView::Ccc2 => {
+                        let call = ccc2::Call::new(&ctx, slot, at_ms);
+                        serde_json::json!({
+                            "Record": json(serde_json::to_value(call.list_item())),
+                            "Detail": json(serde_json::to_value(call.detail())),
+                            "MonoRecordings": json(serde_json::to_value(call.mono_recordings())),
+                        })
+                    }
+                }
             })
             .collect()
     }
