@@ -184,7 +184,7 @@ async fn api(
     }
 
     let now_ms = shared.world.clock.now_ms();
-    let (body, served) = match reply.answer(&admitted.agent, &query, now_ms) {
+    let (body, served) = match reply.answer(admitted.agent.as_deref(), &query, now_ms) {
         Ok(answer) => answer,
         Err(e) => {
             tracing::debug!(code = %e.code, request_id = %reply.request_id, "Request refused");
@@ -244,14 +244,14 @@ impl Reply<'_> {
     /// The encoded answer to `query` as of `now_ms`, and how many call records it holds.
     fn answer(
         &self,
-        agent: &Option<String>,
+        agent: Option<&str>,
         query: &ActionQuery,
         now_ms: i64,
     ) -> Result<(Vec<u8>, usize), ApiError> {
         let world = &self.shared.world;
         Ok(match query {
             ActionQuery::Recent(q) => {
-                let (agent, window) = (agent.as_deref(), q.window(now_ms));
+                let window = q.window(now_ms);
                 let (skip, take) = (q.skip(), q.page_size as usize);
                 match self.shared.script.page(agent, window, skip, take) {
                     Some(page) => self.list(
