@@ -302,6 +302,8 @@ fn comma_list(list: Option<&str>) -> impl Iterator<Item = &str> {
 pub struct CallDetail {
     pub request_id: String,
     pub agents: Vec<AgentEvents>,
+    /// The call's waits in skill group queues: `(QueueId, Enqueue, Dequeue)`, epoch ms.
+    pub queues: Vec<(Option<String>, i64, i64)>,
 }
 
 /// One agent's events in a call, oldest first.
@@ -316,10 +318,11 @@ pub struct AgentEvents {
 
 impl CallDetail {
     /// The call's agent legs, one per agent event list, in the order the service lists them. A leg's times
-    /// are the spans between its events: queued until ringing, ringing until established (or released),
-    /// established until released less the holds, on hold between each `Hold` and its `Retrieve`, released
-    /// until ready (after-call work). A span whose events are missing is unknown, not 0. Skill groups are
-    /// named from the call's `SkillGroupIds`/`SkillGroupNames`.
+    /// are the spans between its events: in its skill group's queue until it rang (the queue wait that
+    /// ends as it rings: the leg starts on `Enqueue`, else on its first event), ringing until established
+    /// (or released), established until released less the holds, on hold between each `Hold` and its
+    /// `Retrieve`. After-call work has no event: unknown. Skill groups are named from the call's
+    /// `SkillGroupIds`/`SkillGroupNames`.
     pub fn agent_legs(
         &self,
         skill_group_ids: Option<&str>,
@@ -351,6 +354,13 @@ impl CallDetail {
                 }
                 let established = at("Established");
                 let released = at("Released");
+                let queued = self
+                    .queues
+                    .iter()
+                    .find(|(group, _, dequeue)| {
+                        *group == a.skill_group_id && Some(*dequeue) == at("Ringing")
+                    })
+                    .map(|(_, enqueue, _)| *enqueue);
                 let hold_time = hold_ms.and_then(|ms| i32::try_from(ms / 1000).ok());
                 AgentLeg {
                     agent_id: a.agent_id.clone(),
@@ -361,13 +371,13 @@ impl CallDetail {
                             .find(|(i, _)| *i == id)
                             .map(|(_, n)| (*n).to_owned())
                     }),
-                    start_time_ms: a.events.first().map(|(_, t)| *t),
-                    queue_time: seconds(at("Queued"), at("Ringing")),
+                    start_time_ms: queued.or(a.events.first().map(|(_, t)| *t)),
+                    queue_time: seconds(queued, at("Ringing")),
                     ring_time: seconds(at("Ringing"), established.or(released)),
                     talk_time: seconds(established, released)
                         .map(|talk| talk - hold_time.unwrap_or(0)),
                     hold_time,
-                    work_time: seconds(released, at("Ready")),
+                    work_time: None,
                     satisfaction: None,
                     feedback: None,
                 }
@@ -399,7 +409,25 @@ pub fn parse_call_detail_body(body: &[u8]) -> Result<CallDetail, BodyError> {
         })
         .collect::<Result<_, String>>()
         .map_err(BodyError::Malformed)?;
-    Ok(CallDetail { request_id, agents })
+    let queues = list(data.get("QueueEvents"), "QueueEvent")
+        .map_err(|e| BodyError::Malformed(format!("Data.QueueEvents {e}")))?
+        .into_iter()
+        .filter_map(|q| {
+            let events = list(q.get("EventSequence"), "Event").ok()?;
+            let time = |name: &str| {
+                events
+                    .iter()
+                    .find(|e| text(e, "Event").as_deref() == Some(name))
+                    .and_then(|e| epoch_ms(e, "EventTime"))
+            };
+            Some((text(q, "QueueId"), time("Enqueue")?, time("Dequeue")?))
+        })
+        .collect();
+    Ok(CallDetail {
+        request_id,
+        agents,
+        queues,
+    })
 }
 
 /// Parses the body of an HTTP 200 answer of `ListMonoRecordings` (2020-07-01): the call's recording files,
@@ -842,13 +870,13 @@ mod tests {
             "AgentId": "a1", "AgentName": "许静", "SkillGroupId": "g2",
             "EventSequence": [
                 {"Event": "Released", "EventTime": 1_000_000 + 95_000},
-                {"Event": "Queued", "EventTime": 1_000_000},
                 {"Event": "Ringing", "EventTime": 1_000_000 + 10_000},
                 {"Event": "Established", "EventTime": 1_000_000 + 15_000},
                 {"Event": "Hold", "EventTime": 1_000_000 + 20_000},
-                {"Event": "Retrieve", "EventTime": 1_000_000 + 50_000},
-                {"Event": "Ready", "EventTime": 1_000_000 + 125_000}
-            ]}, {"AgentId": "a2", "EventSequence": [{"Event": "Ringing", "EventTime": 5}, {"Event": "Released", "EventTime": 4005}]}]}});
+                {"Event": "Retrieve", "EventTime": 1_000_000 + 50_000}
+            ]}, {"AgentId": "a2", "EventSequence": [{"Event": "Ringing", "EventTime": 5}, {"Event": "Released", "EventTime": 4005}]}],
+            "QueueEvents": [{"QueueId": "g2", "EventSequence": [
+                {"Event": "Enqueue", "EventTime": 1_000_000}, {"Event": "Dequeue", "EventTime": 1_010_000}]}]}});
         let detail = parse_call_detail_body(body.to_string().as_bytes()).expect("detail");
         let legs = detail.agent_legs(Some("g1,g2"), Some("售前,售后"));
         assert_eq!(legs.len(), 2);
@@ -864,7 +892,7 @@ mod tests {
                 first.hold_time,
                 first.work_time
             ),
-            (Some(10), Some(5), Some(50), Some(30), Some(30))
+            (Some(10), Some(5), Some(50), Some(30), None)
         );
         let second = &legs[1];
         assert_eq!(

@@ -8,7 +8,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::fetcher::PAGES_AHEAD;
+use crate::fetcher::{FetchError, PAGES_AHEAD};
 use crate::writer::{self, CallDetails, WriteStats};
 
 use super::{Source, SyncError};
@@ -55,9 +55,12 @@ pub(super) async fn fetch_pending(
             .buffered(PAGES_AHEAD)
             .try_collect()
             .await
-            .map_err(|error| SyncError::Details {
-                source_name: source.name().to_owned(),
-                error,
+            .map_err(|error| match error {
+                FetchError::Cancelled => SyncError::Interrupted,
+                error => SyncError::Details {
+                    source_name: source.name().to_owned(),
+                    error,
+                },
             })?;
         if cancel.is_cancelled() {
             return Err(SyncError::Interrupted);

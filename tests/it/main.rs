@@ -6,6 +6,7 @@ mod credentials;
 mod dashboards;
 mod e2e;
 mod fuzz;
+mod instance;
 mod metrics;
 mod outage;
 mod perf;

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use ccc_sync::ccc::wire::parse_list_body;
+use ccc_sync::ccc::CallRecord;
+use ccc_sync::ccc::wire::{parse_call_detail_body, parse_list_body, parse_mono_recordings_body};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
@@ -33,8 +34,41 @@ pub async fn assert_warehouse_matches(pool: &PgPool, truth: &[Value]) {
     assert_connection_matches(&mut conn, truth).await;
 }
 
+/// [`assert_warehouse_matches`] for the truth of CCC 2.0 (`TruthView::Ccc2`): each call's `raw` is its list
+/// record, its legs are what its detail's events give, its recordings its mono recording files.
+pub async fn assert_ccc2_matches(pool: &PgPool, truth: &[Value]) {
+    let mut conn = pool.acquire().await.expect("connection");
+    let records: Vec<Value> = truth.iter().map(|c| c["Record"].clone()).collect();
+    let body = json!({"RequestId": "truth", "Code": "OK", "Data": {"List": records}});
+    let parsed = ccc_sync::ccc::wire::parse_list_body_2020(body.to_string().as_bytes())
+        .expect("the truth parses");
+    assert!(parsed.invalid.is_empty(), "the truth has invalid records");
+    let mut calls = Vec::new();
+    for (mut call, item) in parsed.records.into_iter().zip(truth) {
+        let ok = |data: &Value| json!({"RequestId": "t", "Code": "OK", "Data": data}).to_string();
+        let detail = parse_call_detail_body(ok(&item["Detail"]).as_bytes()).expect("detail");
+        call.agents = detail.agent_legs(
+            call.skill_group_ids.as_deref(),
+            call.skill_group_names.as_deref(),
+        );
+        call.recordings = parse_mono_recordings_body(ok(&item["MonoRecordings"]).as_bytes())
+            .expect("recordings")
+            .1;
+        calls.push(call);
+    }
+    assert_calls_match(&mut conn, &records, &calls).await;
+}
+
 /// [`assert_warehouse_matches`] through one connection (or an open transaction).
 pub async fn assert_connection_matches(conn: &mut PgConnection, truth: &[Value]) {
+    let body = json!({"RequestId": "truth", "Success": true, "CallDetailRecords": {"List": {"CallDetailRecord": truth}}});
+    let parsed = parse_list_body(body.to_string().as_bytes()).expect("the truth parses");
+    assert!(parsed.invalid.is_empty(), "the truth has invalid records");
+    assert_calls_match(conn, truth, &parsed.records).await;
+}
+
+/// The warehouse holds exactly `truth` (each call's `raw`) with the legs and recordings of `calls`.
+async fn assert_calls_match(conn: &mut PgConnection, truth: &[Value], calls: &[CallRecord]) {
     let expected: BTreeMap<String, Value> = truth
         .iter()
         .map(|r| {
@@ -79,12 +113,9 @@ pub async fn assert_connection_matches(conn: &mut PgConnection, truth: &[Value])
         &different[..different.len().min(5)],
     );
 
-    let body = json!({"RequestId": "truth", "Success": true, "CallDetailRecords": {"List": {"CallDetailRecord": truth}}});
-    let parsed = parse_list_body(body.to_string().as_bytes()).expect("the truth parses");
-    assert!(parsed.invalid.is_empty(), "the truth has invalid records");
     let mut want_legs: Vec<Leg> = Vec::new();
     let mut want_recs: Vec<Rec> = Vec::new();
-    for call in &parsed.records {
+    for call in calls {
         for (i, l) in call.agents.iter().enumerate() {
             want_legs.push((
                 call.contact_id.clone(),
