@@ -8,13 +8,17 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::fetcher::{FetchError, PAGES_AHEAD};
+use crate::fetcher::FetchError;
 use crate::writer::{self, CallDetails, WriteStats};
 
 use super::{Source, SyncError};
 
 /// Calls fetched, then committed, at a time.
 const BATCH: i64 = 100;
+
+/// Calls whose details are requested at once: their answers overlap while the source's rate paces each
+/// request.
+const IN_FLIGHT: usize = 8;
 
 /// Fetches and writes the details of every call of the source whose details are pending; what it wrote.
 pub(super) async fn fetch_pending(
@@ -52,7 +56,7 @@ pub(super) async fn fetch_pending(
                     recordings,
                 })
             })
-            .buffered(PAGES_AHEAD)
+            .buffered(IN_FLIGHT)
             .try_collect()
             .await
             .map_err(|error| match error {

@@ -6,13 +6,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig};
+use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig, TruthView};
 
 use crate::support::TestDb;
 use crate::support::ccc;
 use crate::support::config::{Config, SourceConfig};
 use crate::support::daemon;
-use crate::truth::assert_warehouse_matches;
+use crate::truth::{assert_ccc2_matches, assert_warehouse_matches};
 
 const KILLS: usize = 25;
 
@@ -159,5 +159,124 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
     .await
     .expect("count");
     assert_eq!(duplicated, 0);
+    sim.shutdown().await;
+}
+
+/// Calls whose details are written, and windows committed: what a run has made durable.
+async fn progress(db: &TestDb) -> (i64, i64) {
+    let details: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ccc.calls WHERE NOT details_pending")
+            .fetch_one(&db.pool)
+            .await
+            .expect("details");
+    (details, windows_committed(db).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_repeats_no_committed_batch()
+ {
+    const CCC2_KILLS: u64 = 12;
+    /// Calls whose details one round fetches before committing them (`scheduler::details`).
+    const BATCH: u64 = 100;
+    let db = TestDb::new().await;
+    let at = ccc_sync::window::to_ms(Utc::now());
+    let sim = ccc::simulator(SimulatorConfig {
+        calls: 3_000,
+        days: 2,
+        anchor: at,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    sim.set_now(at);
+    let truth = sim.truth_view(at, None, TruthView::Ccc2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = SourceConfig::new("demo", DEMO_INSTANCE_ID)
+        .endpoint(&sim.endpoint())
+        .key(&AccessKey::demo())
+        .api("ccc2")
+        .start_from("49h")
+        .max_requests_per_second(10_000.0);
+    let config = Config::new(&db.url)
+        .source(source)
+        .write(dir.path(), "c.toml");
+    let run = || {
+        daemon::ccc_sync(&config)
+            .args(["--log-level", "warn", "once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut moved = 0;
+    for kill in 0..CCC2_KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let before = progress(&db).await;
+        let mut child = run();
+        if kill % 2 == 1 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while child.try_wait().expect("child status").is_none()
+                && progress(&db).await == before
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20 + seed % 600)).await;
+        child.kill().expect("SIGKILL");
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("wait");
+        let after = progress(&db).await;
+        if after != before {
+            moved += 1;
+        }
+        let bare: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM ccc.calls AS c WHERE NOT c.details_pending
+               AND c.leg_count <> (SELECT count(*) FROM ccc.agent_legs AS l
+                                   WHERE l.instance_id = c.instance_id AND l.contact_id = c.contact_id)",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("legs");
+        assert_eq!(
+            bare, 0,
+            "a call marked done without its legs after kill {kill}"
+        );
+    }
+    assert!(
+        moved >= 3,
+        "the kills should interleave with progress: {moved}"
+    );
+
+    let mut finished = false;
+    for _ in 0..20 {
+        let status = tokio::task::spawn_blocking({
+            let child = run();
+            move || child.wait_with_output()
+        })
+        .await
+        .expect("join")
+        .expect("output");
+        assert!(status.status.success(), "the final run failed");
+        if progress(&db).await.0 == truth.len() as i64 {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(finished, "the details were never all written");
+    assert_ccc2_matches(&db.pool, &truth).await;
+    let asked = sim.requests().requests_for("GetCallDetailRecord");
+    let calls = truth.len() as u64;
+    eprintln!("{CCC2_KILLS} kills; {asked} GetCallDetailRecord requests for {calls} calls");
+    assert!(
+        asked <= calls + CCC2_KILLS * BATCH,
+        "at most the uncommitted batch of each killed run is asked again: {asked} for {calls} calls"
+    );
     sim.shutdown().await;
 }

@@ -227,8 +227,9 @@ async fn a_page_number_the_service_refuses_lowers_the_limit_and_the_window_is_sp
 async fn every_fault_at_once_leaves_a_ccc2_warehouse_with_details_exact() {
     let db = TestDb::new().await;
     let at = anchor();
+    // Random throttling holds the adaptive rate near 8 requests/s, so the calls are few: two requests each.
     let sim = simulator_with(SimulatorConfig {
-        calls: 800,
+        calls: 120,
         days: 1,
         anchor: at,
         faults: Faults {
