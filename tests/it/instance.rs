@@ -408,3 +408,80 @@ async fn the_daily_views_count_the_same_calls_the_same_through_2017_and_through_
         "each agent's legs and talk time"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_fix_for_a_wrong_instance_and_for_agent_keys_on_a_whole_instance_api() {
+    let db = TestDb::new().await;
+    let at = anchor();
+    let agent_key = AccessKey {
+        id: "LTAI-agent-0".to_owned(),
+        secret: "agent-secret".to_owned(),
+        agent: Some(simulator::agent_ids(0)[0].clone()),
+    };
+    let sim = simulator_with(SimulatorConfig {
+        calls: 100,
+        days: 1,
+        anchor: at,
+        keys: vec![AccessKey::demo(), agent_key.clone()],
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrong_instance = SourceConfig::new("center-2", "ccc-nope")
+        .endpoint(&sim.endpoint())
+        .key(&AccessKey::demo())
+        .api("ccc2");
+    let agent_keys = whole_instance(&sim, "center-1", "instance").key(&agent_key);
+    let config = Config::new(&db.url)
+        .source(wrong_instance)
+        .source(agent_keys)
+        .write(dir.path(), "c.toml");
+
+    let out = crate::support::daemon::output({
+        let mut command = crate::support::daemon::ccc_sync(&config);
+        command.arg("check");
+        command
+    })
+    .await;
+
+    let all = crate::support::daemon::printed(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("NotExists.InstanceId") && all.contains("instance_id names no instance"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Forbidden.NoPermission") && all.contains("ccc:ListCallDetailRecords"),
+        "{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_length_the_service_refuses_is_split_and_remembered() {
+    let db = TestDb::new().await;
+    let at = anchor();
+    // The service allows one hour per query; the source asks for six until told.
+    let sim = simulator_with(SimulatorConfig {
+        calls: 1_000,
+        days: 1,
+        anchor: at,
+        max_window: Duration::from_secs(3_600),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let src = source(
+        whole_instance(&sim, "center-1", "instance")
+            .start_from("25h")
+            .text("max_window", "off"),
+    );
+
+    pass(&db, &src, at).await;
+
+    let refused = sim.requests().errors_with("InvalidParameter");
+    assert!(refused >= 1, "the service refused a window");
+    assert!(
+        refused <= 3,
+        "the lowered limit is kept for the next windows: {refused} refusals"
+    );
+    assert_warehouse_matches(&db.pool, &sim.truth_view(at, None, TruthView::Instance)).await;
+}
