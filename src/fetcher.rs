@@ -70,10 +70,11 @@ pub enum FetchError {
     )]
     TooManyPages,
     #[error(
-        "window {window} holds {total} records (RequestId {request_id}), more than one query reaches ({reachable}), and is not split shorter than min_window; raise page_size or max_page_number if the service allows, or lower min_window"
+        "window {window} holds at least {total} records (RequestId {request_id}), more than one query reaches ({reachable}), and is not split shorter than min_window; raise page_size or max_page_number if the service allows, or lower min_window"
     )]
     TooDense {
         window: Window,
+        /// The first page's `TotalCount`, or one more than the pages reached when they were all full.
         total: i64,
         reachable: i64,
         request_id: String,
