@@ -485,3 +485,42 @@ async fn a_window_length_the_service_refuses_is_split_and_remembered() {
     );
     assert_warehouse_matches(&db.pool, &sim.truth_view(at, None, TruthView::Instance)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_that_may_not_be_split_further_and_is_still_too_dense_fails_naming_it_and_its_count()
+ {
+    let db = TestDb::new().await;
+    let at = anchor();
+    let sim = simulator_with(SimulatorConfig {
+        calls: 1_000,
+        days: 1,
+        anchor: at,
+        max_page_number: 1,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let src = source(
+        whole_instance(&sim, "center-2", "ccc2")
+            .start_from("25h")
+            .chunk("1d")
+            .number("max_page_number", 1)
+            .text("min_window", "1d"),
+    );
+
+    let failed = scheduler::sync_source(&db.pool, &src, at, &CancellationToken::new()).await;
+
+    let Err(e) = failed else {
+        panic!("a window over the limit was stored: {failed:?}")
+    };
+    let said = e.to_string();
+    assert_eq!(e.code(), "WindowTooDense", "{said}");
+    assert!(
+        said.contains("holds at least") && said.contains("more than one query reaches (100)"),
+        "{said}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ccc.calls")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0, "never a truncated window");
+}
