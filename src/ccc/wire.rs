@@ -163,10 +163,27 @@ pub fn parse_list_body(body: &[u8]) -> Result<ListPage, BodyError> {
             )));
         }
     };
-    let total_count = int(cdr, "TotalCount");
-    // The records are taken out of the document, so that each keeps its own JSON without a copy.
-    let items = owned_list(cdr.get_mut("List").map(Value::take), "CallDetailRecord")
-        .map_err(|e| BodyError::Malformed(format!("CallDetailRecords.List {e}")))?;
+    records_page(
+        request_id,
+        cdr,
+        "CallDetailRecord",
+        "CallDetailRecords",
+        call_fields,
+    )
+}
+
+/// The records of `container`'s `List` (items under `inner` when wrapped) and its `TotalCount`, each record
+/// read by `fields` and taken out of the document to become its call's `raw` without a copy.
+fn records_page(
+    request_id: String,
+    container: &mut Value,
+    inner: &str,
+    what: &str,
+    fields: fn(&Value) -> Result<CallRecord, String>,
+) -> Result<ListPage, BodyError> {
+    let total_count = int(container, "TotalCount");
+    let items = owned_list(container.get_mut("List").map(Value::take), inner)
+        .map_err(|e| BodyError::Malformed(format!("{what}.List {e}")))?;
     let mut page = ListPage {
         request_id,
         total_count,
@@ -174,9 +191,12 @@ pub fn parse_list_body(body: &[u8]) -> Result<ListPage, BodyError> {
         invalid: Vec::new(),
     };
     for item in items {
-        match call_record(item) {
-            Ok(record) => page.records.push(record),
-            Err(invalid) => page.invalid.push(invalid),
+        match fields(&item) {
+            Ok(record) => page.records.push(CallRecord {
+                raw: item,
+                ..record
+            }),
+            Err(reason) => page.invalid.push(InvalidRecord { reason, raw: item }),
         }
     }
     Ok(page)
@@ -196,25 +216,7 @@ pub fn parse_list_body_2020(body: &[u8]) -> Result<ListPage, BodyError> {
             kind(&data)
         )));
     }
-    let total_count = int(&data, "TotalCount");
-    let items = owned_list(data.get_mut("List").map(Value::take), "List")
-        .map_err(|e| BodyError::Malformed(format!("Data.List {e}")))?;
-    let mut page = ListPage {
-        request_id,
-        total_count,
-        records: Vec::with_capacity(items.len()),
-        invalid: Vec::new(),
-    };
-    for item in items {
-        match call_fields_2020(&item) {
-            Ok(record) => page.records.push(CallRecord {
-                raw: item,
-                ..record
-            }),
-            Err(reason) => page.invalid.push(InvalidRecord { reason, raw: item }),
-        }
-    }
-    Ok(page)
+    records_page(request_id, &mut data, "List", "Data", call_fields_2020)
 }
 
 /// A successful answer's `RequestId` and its `Data`, taken out of the document (`None` when absent).
@@ -498,17 +500,6 @@ fn error_body(doc: &Value) -> ErrorBody {
         code: text(doc, "Code"),
         message: text(doc, "Message"),
         recommend: text(doc, "Recommend"),
-    }
-}
-
-/// A call from one record, which becomes its `raw`; or the record kept whole with why it cannot be one.
-fn call_record(item: Value) -> Result<CallRecord, InvalidRecord> {
-    match call_fields(&item) {
-        Ok(record) => Ok(CallRecord {
-            raw: item,
-            ..record
-        }),
-        Err(reason) => Err(InvalidRecord { reason, raw: item }),
     }
 }
 

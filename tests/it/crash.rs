@@ -53,6 +53,38 @@ async fn assert_watermark_not_ahead_of_data(db: &TestDb, truth: &[Value]) -> Opt
     Some(w)
 }
 
+/// The next of a fixed pseudo-random sequence (xorshift).
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Waits (up to a minute) until `child` has made progress by `measure`, or has exited.
+async fn until_progress<T: PartialEq, F: Future<Output = T>>(
+    child: &mut std::process::Child,
+    measure: impl Fn() -> F,
+) {
+    let before = measure().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("child status").is_none()
+        && measure().await == before
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// SIGKILLs `child` and reaps it.
+async fn kill(mut child: std::process::Child) {
+    child.kill().expect("SIGKILL");
+    tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+}
+
 /// Windows journalled as committed so far.
 async fn windows_committed(db: &TestDb) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ccc.sync_runs WHERE status = 'succeeded'")
@@ -99,28 +131,14 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
     // however fast or loaded the machine is; the delay then lands the kill somewhere in a later window.
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut watermarks = Vec::new();
-    for kill in 0..KILLS {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = Duration::from_millis(20 + seed % 900);
-        let committed_before = windows_committed(&db).await;
+    for round in 0..KILLS {
+        let delay = Duration::from_millis(20 + next(&mut seed) % 900);
         let mut child = run();
-        if kill % 2 == 1 {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            while child.try_wait().expect("child status").is_none()
-                && windows_committed(&db).await == committed_before
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        if round % 2 == 1 {
+            until_progress(&mut child, || windows_committed(&db)).await;
         }
         tokio::time::sleep(delay).await;
-        child.kill().expect("SIGKILL");
-        tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .expect("join")
-            .expect("wait");
+        kill(child).await;
         watermarks.push(assert_watermark_not_ahead_of_data(&db, &truth).await);
     }
     let advanced = watermarks.windows(2).filter(|w| w[0] != w[1]).count();
@@ -210,27 +228,15 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
 
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut moved = 0;
-    for kill in 0..CCC2_KILLS {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+    for round in 0..CCC2_KILLS {
+        let delay = Duration::from_millis(20 + next(&mut seed) % 600);
         let before = progress(&db).await;
         let mut child = run();
-        if kill % 2 == 1 {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            while child.try_wait().expect("child status").is_none()
-                && progress(&db).await == before
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        if round % 2 == 1 {
+            until_progress(&mut child, || progress(&db)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20 + seed % 600)).await;
-        child.kill().expect("SIGKILL");
-        tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .expect("join")
-            .expect("wait");
+        tokio::time::sleep(delay).await;
+        kill(child).await;
         let after = progress(&db).await;
         if after != before {
             moved += 1;
@@ -245,7 +251,7 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
         .expect("legs");
         assert_eq!(
             bare, 0,
-            "a call marked done without its legs after kill {kill}"
+            "a call marked done without its legs after kill {round}"
         );
     }
     assert!(

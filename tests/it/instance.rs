@@ -46,6 +46,18 @@ async fn simulator(calls: usize, days: u32, at: DateTime<Utc>) -> SimulatorHandl
     .await
 }
 
+/// One day of `calls` whose 2.0 list serves at most `max_page_number` pages per query.
+async fn dense(calls: usize, max_page_number: u32, at: DateTime<Utc>) -> SimulatorHandle {
+    simulator_with(SimulatorConfig {
+        calls,
+        days: 1,
+        anchor: at,
+        max_page_number,
+        ..SimulatorConfig::default()
+    })
+    .await
+}
+
 async fn simulator_with(config: SimulatorConfig) -> SimulatorHandle {
     let at = config.anchor;
     let sim = ccc::simulator(config).await;
@@ -144,14 +156,7 @@ async fn windows_denser_than_one_query_reaches_are_split_until_they_fit_and_stay
     let db = TestDb::new().await;
     let at = anchor();
     // Two pages of 100 per query: 6-hour windows of about 500 calls must be split twice or more.
-    let sim = simulator_with(SimulatorConfig {
-        calls: 2_000,
-        days: 1,
-        anchor: at,
-        max_page_number: 2,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = dense(2_000, 2, at).await;
     let src = source(
         whole_instance(&sim, "center-2", "ccc2")
             .start_from("25h")
@@ -202,14 +207,7 @@ async fn windows_denser_than_one_query_reaches_are_split_until_they_fit_and_stay
 async fn a_page_number_the_service_refuses_lowers_the_limit_and_the_window_is_split() {
     let db = TestDb::new().await;
     let at = anchor();
-    let sim = simulator_with(SimulatorConfig {
-        calls: 1_200,
-        days: 1,
-        anchor: at,
-        max_page_number: 2,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = dense(1_200, 2, at).await;
     // The source does not know the limit: the service's refusal teaches it.
     let src = source(
         whole_instance(&sim, "center-2", "ccc2")
@@ -491,14 +489,7 @@ async fn a_window_that_may_not_be_split_further_and_is_still_too_dense_fails_nam
  {
     let db = TestDb::new().await;
     let at = anchor();
-    let sim = simulator_with(SimulatorConfig {
-        calls: 1_000,
-        days: 1,
-        anchor: at,
-        max_page_number: 1,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = dense(1_000, 1, at).await;
     let src = source(
         whole_instance(&sim, "center-2", "ccc2")
             .start_from("25h")
