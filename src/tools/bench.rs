@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::{self as simulator, AccessKey};
+use ccc_sync::ccc::Api;
 use ccc_sync::config::{SourceSettings, StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
@@ -198,6 +199,7 @@ async fn measure(
     let start = anchor - TimeDelta::days(i64::from(args.days)) - TimeDelta::hours(1);
     let settings = super::simulator_source(
         SOURCE,
+        Api::Agent,
         &sim.endpoint(),
         StartFrom::At(start),
         Duration::ZERO,

@@ -12,6 +12,7 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use ccc_simulator::DEMO_INSTANCE_ID;
+use ccc_sync::ccc::Api;
 use ccc_sync::config::{StartFrom, redact_url};
 use ccc_sync::db;
 use ccc_sync::reads::{self, RowCounts};
@@ -36,6 +37,15 @@ pub struct DemoArgs {
     /// Days of history they span.
     #[arg(long, default_value_t = 3)]
     pub days: u32,
+    /// What the demo source syncs: `agent` (ListRecentCallRecords), `instance` (ListCallDetailRecords,
+    /// CCC 1.0) or `ccc2` (ListCallDetailRecords 2020-07-01, with each call's details: two requests more
+    /// per call).
+    #[arg(long, default_value = "agent", value_parser = api)]
+    pub api: Api,
+}
+
+fn api(name: &str) -> Result<Api, String> {
+    Api::from_name(name).ok_or_else(|| format!("{name:?} is not agent, instance or ccc2"))
 }
 
 /// Runs the demo and returns its report; fails if the warehouse does not match the simulator.
@@ -44,10 +54,11 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
     let anchor = Utc::now();
     let sim = super::start_simulator(args.calls, args.days, anchor).await?;
     println!(
-        "Simulator: {} calls over {} days at {}",
+        "Simulator: {} calls over {} days at {} (api {})",
         args.calls,
         args.days,
-        sim.endpoint()
+        sim.endpoint(),
+        args.api
     );
 
     let server = PgConnectOptions::from_str(&args.server.database_url).with_context(|| {
@@ -95,6 +106,7 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> anyhow::Result<St
 
     let source = ReadySource::with_own_keys(super::simulator_source(
         DEMO_SOURCE,
+        args.api,
         &sim.endpoint(),
         StartFrom::Ago(Duration::from_secs(u64::from(args.days) * 86_400 + 3_600)),
         Duration::ZERO,

@@ -51,10 +51,12 @@ pub async fn start_simulator(
     Ok(sim)
 }
 
-/// A source `name` on the simulator at `endpoint`: its demo instance and key, 6-hour windows of 100-record
-/// pages, a ceiling no simulator reaches, no reconciliation.
+/// A source `name` of `api` on the simulator at `endpoint`: its demo instance and (admin) key, 6-hour windows
+/// of 100-record pages within the API's documented limits, call details where the API needs them, a ceiling
+/// no simulator reaches, no reconciliation.
 pub fn simulator_source(
     name: &str,
+    api: Api,
     endpoint: &str,
     start_from: StartFrom,
     lookback: Duration,
@@ -62,7 +64,7 @@ pub fn simulator_source(
     let key = AccessKey::demo();
     Ok(SourceSettings {
         name: name.to_owned(),
-        api: Api::Agent,
+        api,
         instance_id: DEMO_INSTANCE_ID.to_owned(),
         client: ClientSettings {
             endpoint: reqwest::Url::parse(endpoint)?,
@@ -78,8 +80,8 @@ pub fn simulator_source(
         interval: Duration::from_secs(60),
         chunk: CHUNK,
         page_size: 100,
-        limits: QueryLimits::documented(Api::Agent),
-        call_details: false,
+        limits: QueryLimits::documented(api),
+        call_details: !api.has_call_details(),
         max_requests_per_second: 10_000.0,
         retry_for: Duration::from_secs(30),
         reconcile_every: None,
