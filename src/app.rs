@@ -398,6 +398,13 @@ fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc
         if let (Some("failed"), Some(error)) = (r.status.as_deref(), &r.error) {
             let _ = writeln!(out, "  last error    {error}");
         }
+        if r.details_pending > 0 {
+            let _ = writeln!(
+                out,
+                "  call details  {} call(s) still to fetch (agent events and recordings)",
+                r.details_pending
+            );
+        }
     }
     out
 }

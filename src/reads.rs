@@ -19,12 +19,16 @@ pub(crate) struct SourceStatus {
     pub status: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// Calls of its instance whose details (a `ccc2` source's agent events and recordings) are still to fetch.
+    pub details_pending: i64,
 }
 
 /// Every source in `ccc.sync_state` with its latest run, by name.
 pub(crate) async fn source_statuses(pool: &PgPool) -> Result<Vec<SourceStatus>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT s.source, s.watermark, s.last_success_at, r.kind, r.status, r.finished_at, r.error
+        "SELECT s.source, s.watermark, s.last_success_at, r.kind, r.status, r.finished_at, r.error,
+                (SELECT count(*) FROM ccc.calls c WHERE c.instance_id = s.instance_id AND c.details_pending)
+                    AS details_pending
          FROM ccc.sync_state s
          LEFT JOIN LATERAL (SELECT kind, status, finished_at, error FROM ccc.sync_runs
                             WHERE source = s.source ORDER BY finished_at DESC LIMIT 1) r ON true

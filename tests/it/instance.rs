@@ -301,6 +301,21 @@ async fn an_interrupted_details_round_neither_loses_nor_repeats_committed_work()
         matches!(interrupted, Err(SyncError::Interrupted)),
         "{interrupted:?}"
     );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::new(&db.url)
+        .source(whole_instance(&sim, "center-2", "ccc2"))
+        .write(dir.path(), "c.toml");
+    let status = crate::support::daemon::output({
+        let mut command = crate::support::daemon::ccc_sync(&config);
+        command.arg("status");
+        command
+    })
+    .await;
+    let said = crate::support::daemon::printed(&status);
+    assert!(
+        said.contains("call(s) still to fetch"),
+        "status shows the details backlog: {said}"
+    );
     let requested = sim.requests().requests_for("GetCallDetailRecord");
     let resumed = pass(&db, &src, at).await;
     let truth = sim.truth_view(at, None, TruthView::Ccc2);
