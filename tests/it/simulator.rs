@@ -1428,10 +1428,7 @@ async fn a_late_survey_changes_the_call_in_every_view_at_once() {
                     a, c["Record"]["SatisfactionIndex"],
                     "{id}: 1.0 and 2.0 disagree"
                 );
-                assert_eq!(
-                    a, c["Detail"]["SatisfactionIndex"],
-                    "{id}: detail disagrees"
-                );
+                assert_eq!(a, c["Detail"]["Satisfaction"], "{id}: detail disagrees");
                 (id, a, i)
             })
             .collect()
