@@ -1,7 +1,10 @@
 //! CCC 1.0's whole-instance record (`ListCallDetailRecords`, 2017-07-05): the agent action's record with
 //! the differences `docs/ccc-whole-instance.md` §1 and `tests/fixtures/list-call-detail-records-2017.json`
 //! show. The record adds `SkillGroupIdList`; an agent item carries only `AgentId`, `Satisfaction` and
-//! `Feedback` (where the leg has one); a recording adds `QualityCheckTaskId` and `QualityCheckTid`.
+//! `Feedback` (where the leg has one); a recording carries the agent action's `AgentId`, `AgentName`,
+//! `ContactId`, `Duration`, `FileDescription`, `FileName` and `StartTime`, adds `QualityCheckTaskId` and
+//! `QualityCheckTid`, and has no `FilePath`, `Channel`, numbers, `ContactType` or `InstanceId` (the
+//! `alibabacloud_ccc20170705` 1.0.3 model declares exactly these nine fields).
 //!
 //! Guesses: `ExtraAttr` is left out (the fixture has none); about a third of recordings carry quality-check
 //! ids, the rest empty strings; the skill-group ids are the CCC 2.0 ones, so the versions agree.
@@ -48,14 +51,21 @@ pub struct InstanceAgent {
     pub satisfaction: &'static str,
 }
 
-/// One `Recording` of the whole-instance list: the agent action's, plus the quality-check ids.
+/// One `Recording` of the whole-instance list: exactly the fields `alibabacloud_ccc20170705`'s model
+/// declares, the leg's agent and the agent action's file description among them; unlike the agent
+/// action's, no `FilePath`, `Channel`, numbers, `ContactType` or `InstanceId`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InstanceRecording {
-    #[serde(flatten)]
-    pub recording: RecordingOut,
+    pub agent_id: String,
+    pub agent_name: &'static str,
+    pub contact_id: String,
+    pub duration: u32,
+    pub file_description: &'static str,
+    pub file_name: String,
     pub quality_check_task_id: String,
     pub quality_check_tid: String,
+    pub start_time: i64,
 }
 
 /// Renders `slot` as the whole-instance list serves it at `at_ms`.
@@ -96,10 +106,26 @@ pub fn record(
                 } else {
                     (String::new(), String::new())
                 };
+                let RecordingOut {
+                    agent_id,
+                    agent_name,
+                    contact_id,
+                    duration,
+                    file_description,
+                    file_name,
+                    start_time,
+                    ..
+                } = recording;
                 InstanceRecording {
-                    recording,
+                    agent_id,
+                    agent_name,
+                    contact_id,
+                    duration,
+                    file_description,
+                    file_name,
                     quality_check_task_id: task,
                     quality_check_tid: tid,
+                    start_time,
                 }
             })
             .collect(),
@@ -152,6 +178,18 @@ mod tests {
     use crate::data::{Shape, skeleton};
 
     const T0: i64 = 1_700_000_000_000;
+    /// The recording item of `alibabacloud_ccc20170705` 1.0.3's `ListCallDetailRecords` model.
+    const RECORDING_FIELDS: [&str; 9] = [
+        "AgentId",
+        "AgentName",
+        "ContactId",
+        "Duration",
+        "FileDescription",
+        "FileName",
+        "QualityCheckTaskId",
+        "QualityCheckTid",
+        "StartTime",
+    ];
 
     #[test]
     fn records_carry_the_fixtures_fields_and_only_the_agent_fields_it_shows() {
@@ -214,6 +252,17 @@ mod tests {
                 .as_array()
                 .expect("recordings")
             {
+                let keys: Vec<&str> = rec
+                    .as_object()
+                    .expect("recording")
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(keys.len(), RECORDING_FIELDS.len(), "{keys:?}");
+                assert!(
+                    keys.iter().all(|k| RECORDING_FIELDS.contains(k)),
+                    "{keys:?}"
+                );
                 match rec["QualityCheckTaskId"].as_str().expect("a string") {
                     "" => without_ids += 1,
                     _ => with_ids += 1,
