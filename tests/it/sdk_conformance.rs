@@ -13,10 +13,9 @@
 //!   release carries both versions under their one package name, so 1.0.30 is installed into a directory of
 //!   its own in the virtualenv, which the script imports from.
 //!
-//! [`CHECKS`] checks, one `PASS`/`FAIL` line each (15 on `ListRecentCallRecords` and signatures, 37 on the
-//! whole-instance actions, some per call); the script also prints `NOTE` lines for fields the simulator
-//! sends that a model does not read. The expected records are the simulator's truth views of the window,
-//! passed as a JSON file.
+//! [`CHECKS`] checks, one `PASS`/`FAIL` line each (15 on `ListRecentCallRecords` and signatures, 42 on the
+//! whole-instance actions, some per call), among them that the simulator sends no field a model does not
+//! read. The expected records are the simulator's truth views of the window, passed as a JSON file.
 //!
 //! The SDKs live in a virtualenv under `<target>/sdk-venv`, made on first use with `python3 -m venv` and
 //! `pip install` (PyPI must be reachable then) and reused afterwards; it is made again when the pins change.
@@ -47,7 +46,7 @@ const REQUIREMENTS: [&str; 4] = [
 const CLASSIC_CCC_2017: &str = "aliyun-python-sdk-ccc==1.0.30";
 const CLASSIC_CCC_2017_DIR: &str = "classic-ccc-2017";
 /// How many checks the script makes, so that one silently not made fails the test.
-const CHECKS: usize = 52;
+const CHECKS: usize = 57;
 /// Written into the virtualenv once the install succeeded; holds the requirements it satisfies.
 const MARKER: &str = ".ccc-sync-requirements";
 

@@ -6,8 +6,8 @@ SIM_AGENT_KEY_SECRET (a key bound to an agent), SIM_INSTANCE_ID, SIM_START_MS, S
 SIM_TRUTH (a JSON file: {"instance": [...], "ccc2": [...]}, the simulator's truth views of the calls that
 started in the window, newest first) and SIM_CLASSIC_CCC_2017 (the directory aliyun-python-sdk-ccc 1.x was
 installed into: no release carries both API versions, see import_classic_2017).
-Each check prints one line; the exit status is 0 only if every check passed. NOTE lines are findings, not
-checks: fields the simulator sends that an SDK model does not read.
+Each check prints one line; the exit status is 0 only if every check passed. Besides agreeing with the
+truth on every field a model reads, the simulator must send no field the model does not declare.
 """
 
 import importlib
@@ -181,9 +181,11 @@ def first_difference(got, expected):
 
 
 def picked_calls():
-    """One call passed between agents with a recording per leg, and one that never connected."""
+    """One call passed between agents with a recording per leg (a rated one if any), and one that never
+    connected."""
     calls = TRUTH["ccc2"]
     transferred = [c for c in calls if len(c["Detail"].get("AgentEvents", [])) > 1 and len(c["MonoRecordings"]) > 1]
+    transferred.sort(key=lambda c: "SatisfactionIndex" not in c["Record"])
     unanswered = [c for c in calls if "EstablishedTime" not in c["Record"]]
     check_once("truth: the window holds a transferred, recorded call and an unanswered one",
           len(transferred) > 0 and len(unanswered) > 0, (len(transferred), len(unanswered)))
@@ -217,22 +219,17 @@ def differences(parsed, truth, path=""):
     return [f"{path}: {parsed!r} != {truth!r}"], []
 
 
-_noted = set()
+def check_all_read(name, unread):
+    """The simulator sent no field the model does not read (unread: paths from differences())."""
+    fields = sorted({re.sub(r"\[\d+\]", "[]", u.lstrip(".")) for u in unread})
+    check(name, not fields, "the model does not read " + ", ".join(fields))
 
 
-def note_unread(what, unread):
-    """Reports once per model the fields the simulator sends that the model does not read."""
-    fresh = sorted({re.sub(r"\[\d+\]", "[]", u) for u in unread} - _noted)
-    _noted.update(fresh)
-    if fresh:
-        print(f"NOTE {what}: the model does not read {', '.join(fresh)}", flush=True)
-
-
-def check_parsed(name, model, truth, what):
-    """The model's to_map() agrees with the truth on every field it reads; the rest is noted."""
+def check_parsed(name, model, truth):
+    """The model's to_map() agrees with the truth on every field it reads: (differences, unread paths)."""
     diffs, unread = differences(model.to_map(), truth)
     check(name, not diffs, diffs[:5])
-    note_unread(what, [u.lstrip(".") for u in unread])
+    return unread
 
 
 def type_errors(model, path=""):
@@ -307,11 +304,12 @@ def tea_sdk_2020():
     oldest_first = CCC2_RECORDS[::-1]
     diffs = [d for r, t in zip(records, oldest_first) for d in differences(r.to_map(), t)[0]]
     check("tea 2.0: the list records parse into the model as the truth says", not diffs, diffs[:5])
-    note_unread("ListCallDetailRecords 2020-07-01 record",
-                [u.lstrip(".") for r, t in zip(records, oldest_first) for u in differences(r.to_map(), t)[1]])
+    check_all_read("tea 2.0: the list records carry only fields the model reads",
+                   [u for r, t in zip(records, oldest_first) for u in differences(r.to_map(), t)[1]])
     check_types("tea 2.0: list record fields have the model's types (CallDuration text)", records)
     check("tea 2.0: CallDuration is text", all(isinstance(r.call_duration, str) for r in records))
 
+    details = []
     for contact_id in picked_calls():
         truth = CCC2_BY_ID[contact_id]
         detail = client.get_call_detail_record(
@@ -323,8 +321,12 @@ def tea_sdk_2020():
               data is not None and data.contact_id == contact_id
               and [e.to_map() for e in data.agent_events or []] == truth["Detail"].get("AgentEvents", []),
               data.to_map() if data else None)
-        check_parsed(f"tea 2.0: the detail of {contact_id} agrees with the truth on every field the model reads",
-                     data, truth["Detail"], "GetCallDetailRecord 2020-07-01 Data")
+        unread = check_parsed(
+            f"tea 2.0: the detail of {contact_id} agrees with the truth on every field the model reads",
+            data, truth["Detail"])
+        check_all_read(f"tea 2.0: the detail of {contact_id} carries only fields the model reads (Satisfaction,"
+                       " no SatisfactionIndex)", unread)
+        details.append((truth["Record"], data))
         check_types(f"tea 2.0: the detail of {contact_id} has the model's types", [data])
 
         mono = client.list_mono_recordings(
@@ -337,6 +339,13 @@ def tea_sdk_2020():
         check_types(f"tea 2.0: the recording files of {contact_id} have the model's types (Duration text)", files)
         check(f"tea 2.0: the recording links of {contact_id} point at the simulator",
               all(isinstance(x, str) and x.startswith(f"http://{HOST}/_oss/{INSTANCE}/") for x in links), links)
+
+    rated = [(r, d) for r, d in details if "SatisfactionIndex" in r]
+    check("tea 2.0: a rated call's detail reads Satisfaction, an int equal to the list's SatisfactionIndex",
+          len(rated) > 0 and all(isinstance(d.satisfaction, int) and d.satisfaction == r["SatisfactionIndex"]
+                                 for r, d in rated)
+          and all(d.satisfaction is None for r, d in details if "SatisfactionIndex" not in r),
+          [(r["ContactId"], r.get("SatisfactionIndex"), d.satisfaction) for r, d in details])
 
     try:
         tea2_client(AGENT_KEY_ID, AGENT_KEY_SECRET).list_call_detail_records(tea2_list_request(1))
@@ -377,8 +386,8 @@ def tea_sdk_2017_instance():
     check("tea 1.0: TotalCount on page 1 is the window's count", totals[0] == len(expected), (totals[0], len(expected)))
     diffs = [d for r, t in zip(records, expected) for d in differences(r.to_map(), t)[0]]
     check("tea 1.0: the records, legs and recordings parse into the model as the truth says", not diffs, diffs[:5])
-    note_unread("ListCallDetailRecords 2017-07-05 record",
-                [u.lstrip(".") for r, t in zip(records, expected) for u in differences(r.to_map(), t)[1]])
+    check_all_read("tea 1.0: the records, legs and recordings carry only fields the model reads (no FilePath)",
+                   [u for r, t in zip(records, expected) for u in differences(r.to_map(), t)[1]])
     check_types("tea 1.0: record fields have the model's types", records)
     legs = [leg for r in records if r.agents for leg in r.agents.call_detail_agent]
     recordings = [x for r in records if r.recordings for x in r.recordings.recording]
