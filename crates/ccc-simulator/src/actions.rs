@@ -1,11 +1,13 @@
 //! Each action's own parameters, validated into a query the server can answer: `ListRecentCallRecords` and
 //! `ListCallDetailRecords` (2017-07-05), `ListCallDetailRecords`, `GetCallDetailRecord` and
-//! `ListMonoRecordings` (2020-07-01). The limits a client must split its windows around are configurable
+//! `ListMonoRecordings` (2020-07-01), and the recording links: `DownloadRecording` (2017-07-05) and
+//! `GetMonoRecording` (2020-07-01). The limits a client must split its windows around are configurable
 //! ([`Limits`]) so tests can force splitting cheaply.
 //!
 //! Guesses: absent or 0 times default to today 00:00 Asia/Shanghai and now in every list, as `ccc-api.md`
 //! documents for 1.0; a `ContactId` in a list ignores the window in both versions (the 2.0 docs say so,
-//! the 1.0 docs only say "one call"); `WithRecording` is `true` or `false` in any case.
+//! the 1.0 docs only say "one call"); `WithRecording` is `true` or `false` in any case; `ExpireSeconds` is
+//! a whole number of seconds from 1 to 604,800 (OSS's longest signed URL, 7 days).
 
 use super::gateway::{Params, Route};
 use super::response::ApiError;
@@ -32,6 +34,8 @@ pub enum ActionQuery {
     Ccc2List(Ccc2ListQuery),
     Detail(CallQuery),
     Mono(CallQuery),
+    Download(FileQuery),
+    OneMono(MonoQuery),
 }
 
 impl ActionQuery {
@@ -55,6 +59,8 @@ impl ActionQuery {
                 ActionQuery::Detail(CallQuery::parse(params, world, now_ms)?)
             }
             Route::MonoRecordings => ActionQuery::Mono(CallQuery::parse(params, world, now_ms)?),
+            Route::DownloadRecording => ActionQuery::Download(FileQuery::parse(params, world)?),
+            Route::MonoRecording => ActionQuery::OneMono(MonoQuery::parse(params, world, now_ms)?),
         })
     }
 
@@ -64,7 +70,10 @@ impl ActionQuery {
             ActionQuery::Recent(q) => Some(q.page_number),
             ActionQuery::Instance(q) => Some(q.page.number),
             ActionQuery::Ccc2List(q) => Some(q.page.number),
-            ActionQuery::Detail(_) | ActionQuery::Mono(_) => None,
+            ActionQuery::Detail(_)
+            | ActionQuery::Mono(_)
+            | ActionQuery::Download(_)
+            | ActionQuery::OneMono(_) => None,
         }
     }
 }
@@ -285,6 +294,59 @@ impl CallQuery {
         Ok(CallQuery {
             instance,
             contact_id: contact_id.to_owned(),
+        })
+    }
+}
+
+/// `DownloadRecording`'s parameters: one file of one instance, by name (whether it exists is the answer's
+/// business: a missing file is `NotExist.Record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileQuery {
+    pub instance: usize,
+    pub file_name: String,
+}
+
+impl FileQuery {
+    fn parse(params: &Params, world: &World) -> Result<FileQuery, ApiError> {
+        let instance_id = params.required("InstanceId")?;
+        let file_name = params.required("FileName")?;
+        Ok(FileQuery {
+            instance: find_instance(world, instance_id)?,
+            file_name: file_name.to_owned(),
+        })
+    }
+}
+
+/// The longest `ExpireSeconds` `GetMonoRecording` accepts: 7 days.
+pub const MAX_EXPIRE_SECONDS: u32 = 604_800;
+
+/// `GetMonoRecording`'s parameters: one visible call, and how long its link should live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonoQuery {
+    pub call: CallQuery,
+    pub expire_seconds: Option<u32>,
+}
+
+impl MonoQuery {
+    fn parse(params: &Params, world: &World, now_ms: i64) -> Result<MonoQuery, ApiError> {
+        let call = CallQuery::parse(params, world, now_ms)?;
+        let expire_seconds = match params.get("ExpireSeconds") {
+            None | Some("") => None,
+            Some(text) => Some(
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=MAX_EXPIRE_SECONDS).contains(s))
+                    .ok_or_else(|| {
+                        ApiError::invalid_parameter_because(
+                            "ExpireSeconds",
+                            &format!("ExpireSeconds must be between 1 and {MAX_EXPIRE_SECONDS}"),
+                        )
+                    })?,
+            ),
+        };
+        Ok(MonoQuery {
+            call,
+            expire_seconds,
         })
     }
 }

@@ -47,10 +47,6 @@ const MOBILE_LOCATIONS: [&str; 8] = [
     "四川成都",
     "湖北武汉",
 ];
-/// The key id in recording links; the links are signed with [`OSS_SECRET`].
-pub const OSS_ACCESS_KEY_ID: &str = "LTAI5tSimulatorOssKey01";
-const OSS_SECRET: &str = "SimulatorOssSecretNotForProduction";
-
 /// CCC 2.0's `ContactType` for a 1.0 one: only `PredictiveDial` is renamed.
 pub fn contact_type(t: ContactType) -> &'static str {
     match t {
@@ -523,24 +519,6 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A download link on the simulator's own address in the shape of an OSS signed URL: the object key is
-/// `<instance>/<file name>`, valid until `expires_s` (epoch seconds).
-pub fn oss_link(endpoint: &str, instance_id: &str, file_name: &str, expires_s: i64) -> String {
-    let key = format!(
-        "{}/{}",
-        ccc_signature::percent_encode(instance_id),
-        ccc_signature::percent_encode(file_name)
-    );
-    let signature = ccc_signature::sign(
-        &secrecy::SecretString::from(OSS_SECRET),
-        &format!("GET\n\n\n{expires_s}\n/{key}"),
-    );
-    format!(
-        "{endpoint}/_oss/{key}?Expires={expires_s}&OSSAccessKeyId={OSS_ACCESS_KEY_ID}&Signature={}",
-        ccc_signature::percent_encode(&signature)
-    )
-}
-
 fn join<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     parts.collect::<Vec<_>>().join(",")
 }
@@ -787,16 +765,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn links_vary_with_their_expiry_and_escape_the_file_name() {
-        let a = oss_link("http://127.0.0.1:9", "inst", "a b.wav", 100);
-        let b = oss_link("http://127.0.0.1:9", "inst", "a b.wav", 200);
-        assert!(
-            a.starts_with("http://127.0.0.1:9/_oss/inst/a%20b.wav?Expires=100&OSSAccessKeyId=")
-        );
-        assert!(a.contains("&Signature="));
-        assert_ne!(a, b);
     }
 }

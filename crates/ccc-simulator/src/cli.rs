@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
 use super::{
-    AccessKey, DEFAULT_MAX_PAGE_NUMBER, DEMO_INSTANCE_ID, Faults, SimulatorConfig, endpoint,
-    parse_access_key, roster_range, start,
+    AccessKey, DEFAULT_MAX_PAGE_NUMBER, DEMO_INSTANCE_ID, DownloadFaults, Faults, RecordingArchive,
+    SimulatorConfig, endpoint, parse_access_key, roster_range, start,
 };
 
 /// Serve simulated CCC call records on a local HTTP endpoint.
@@ -78,6 +78,26 @@ pub struct SimulateArgs {
     /// The longest StartTime..StopTime window ListCallDetailRecords 2017-07-05 accepts (the service: 7 days).
     #[arg(long, value_name = "DUR", default_value = "7days", value_parser = humantime::parse_duration)]
     pub max_window: Duration,
+    /// How long a DownloadRecording (2017-07-05) link is valid (the service: 1 hour).
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub download_link_lifetime: Duration,
+    /// How long a GetMonoRecording or ListMonoRecordings (2020-07-01) link is valid unless the request
+    /// says (the service: 1 day).
+    #[arg(long, value_name = "DUR", default_value = "1day", value_parser = humantime::parse_duration)]
+    pub mono_link_lifetime: Duration,
+    /// Share of recording files the service has deleted (their links answer 404).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub deleted_recordings: f64,
+    /// The largest recording file served, in bytes; longer recordings are cut.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(44..))]
+    pub max_file_size: u64,
+    /// Probability of a recording download dropped mid-body.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub download_reset: f64,
+    /// Probability of a recording download whose body waits --slow-for.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub download_slow: f64,
 }
 
 fn key_arg(spec: &str) -> Result<AccessKey, String> {
@@ -126,6 +146,16 @@ impl SimulateArgs {
             max_rps: self.max_rps,
             max_page_number: self.max_page_number,
             max_window: self.max_window,
+            archive: RecordingArchive {
+                link_lifetime_ccc1: self.download_link_lifetime,
+                link_lifetime_ccc2: self.mono_link_lifetime,
+                deleted_fraction: self.deleted_recordings,
+                max_file_bytes: self.max_file_size,
+                faults: DownloadFaults {
+                    reset: self.download_reset,
+                    slow: self.download_slow,
+                },
+            },
         }
     }
 }
@@ -186,8 +216,28 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
         Some(n) => format!("  rate limit:   {n} request(s)/s per access key, then Throttling.User"),
         None => "  rate limit:   none".to_owned(),
     });
+    let archive = &config.archive;
+    let download_faults: Vec<String> = archive
+        .faults
+        .probabilities()
+        .iter()
+        .filter(|(_, p)| *p > 0.0)
+        .map(|(name, p)| format!("{name} {p}"))
+        .collect();
     lines.push(format!(
-        "  actions:      ListRecentCallRecords, ListCallDetailRecords (2017-07-05, window at most {}); ListCallDetailRecords (page at most {}), GetCallDetailRecord, ListMonoRecordings (2020-07-01)",
+        "  recordings:   {endpoint}/_oss/<instance>/<file>, links valid {} (1.0) / {} (2.0), files at most {} bytes, {} deleted, download faults {}",
+        humantime::format_duration(archive.link_lifetime_ccc1),
+        humantime::format_duration(archive.link_lifetime_ccc2),
+        archive.max_file_bytes,
+        archive.deleted_fraction,
+        if download_faults.is_empty() {
+            "none".to_owned()
+        } else {
+            download_faults.join(", ")
+        }
+    ));
+    lines.push(format!(
+        "  actions:      ListRecentCallRecords, ListCallDetailRecords (2017-07-05, window at most {}), DownloadRecording; ListCallDetailRecords (page at most {}), GetCallDetailRecord, ListMonoRecordings, GetMonoRecording (2020-07-01)",
         humantime::format_duration(config.max_window),
         config.max_page_number
     ));
@@ -200,7 +250,7 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
         }
     ));
     lines.push(format!(
-        "  ground truth: {endpoint}/_sim/truth?at=<epoch ms|RFC3339>&agent=<agent id>&view=<agent|instance|ccc2>"
+        "  ground truth: {endpoint}/_sim/truth?at=<epoch ms|RFC3339>&agent=<agent id>&view=<agent|instance|ccc2|files>"
     ));
     lines.join("\n")
 }
@@ -282,6 +332,18 @@ mod tests {
             "3",
             "--max-window",
             "2h",
+            "--download-link-lifetime",
+            "2s",
+            "--mono-link-lifetime",
+            "3s",
+            "--deleted-recordings",
+            "0.25",
+            "--max-file-size",
+            "4096",
+            "--download-reset",
+            "0.1",
+            "--download-slow",
+            "0.2",
         ])
         .expect("parses");
         let config = args.config();
@@ -298,6 +360,21 @@ mod tests {
         assert_eq!(config.max_rps, Some(20));
         assert_eq!(config.max_page_number, 3);
         assert_eq!(config.max_window, Duration::from_secs(7_200));
+        let archive = &config.archive;
+        assert_eq!(
+            (archive.link_lifetime_ccc1, archive.link_lifetime_ccc2),
+            (Duration::from_secs(2), Duration::from_secs(3))
+        );
+        assert_eq!(
+            (archive.deleted_fraction, archive.max_file_bytes),
+            (0.25, 4096)
+        );
+        assert_eq!((archive.faults.reset, archive.faults.slow), (0.1, 0.2));
+        let shown = banner(&config, "127.0.0.1:8080".parse().expect("addr"));
+        assert!(
+            shown.contains("0.25 deleted") && shown.contains("download-reset 0.1"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -308,6 +385,7 @@ mod tests {
         config.validate().expect("valid");
         assert_eq!(config.max_page_number, 100);
         assert_eq!(config.max_window, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.archive, RecordingArchive::default());
         let shown = banner(&config, "127.0.0.1:8080".parse().expect("addr"));
         assert!(
             shown.contains("GetCallDetailRecord") && shown.contains("7days"),
@@ -342,5 +420,7 @@ mod tests {
         assert!(parse(&["--access-key", "nosecret"]).is_err());
         assert!(parse(&["--max-rps", "0"]).is_err());
         assert!(parse(&["--max-page-number", "0"]).is_err());
+        assert!(parse(&["--deleted-recordings", "2"]).is_err());
+        assert!(parse(&["--max-file-size", "43"]).is_err());
     }
 }

@@ -26,6 +26,10 @@ pub const LIST_CALL_DETAIL_RECORDS: &str = "ListCallDetailRecords";
 pub const GET_CALL_DETAIL_RECORD: &str = "GetCallDetailRecord";
 /// One call's recording files with download links (CCC 2.0).
 pub const LIST_MONO_RECORDINGS: &str = "ListMonoRecordings";
+/// One recording file's download link by its name (CCC 1.0).
+pub const DOWNLOAD_RECORDING: &str = "DownloadRecording";
+/// A call's (first) recording file with its download link (CCC 2.0).
+pub const GET_MONO_RECORDING: &str = "GetMonoRecording";
 
 /// An action of one API version the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,15 +44,21 @@ pub enum Route {
     CallDetailRecord,
     /// `ListMonoRecordings` 2020-07-01.
     MonoRecordings,
+    /// `DownloadRecording` 2017-07-05.
+    DownloadRecording,
+    /// `GetMonoRecording` 2020-07-01.
+    MonoRecording,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 7] = [
         Route::RecentCallRecords,
         Route::InstanceCallRecords,
         Route::CallDetailRecords,
         Route::CallDetailRecord,
         Route::MonoRecordings,
+        Route::DownloadRecording,
+        Route::MonoRecording,
     ];
 
     pub fn action(self) -> &'static str {
@@ -57,15 +67,20 @@ impl Route {
             Route::InstanceCallRecords | Route::CallDetailRecords => LIST_CALL_DETAIL_RECORDS,
             Route::CallDetailRecord => GET_CALL_DETAIL_RECORD,
             Route::MonoRecordings => LIST_MONO_RECORDINGS,
+            Route::DownloadRecording => DOWNLOAD_RECORDING,
+            Route::MonoRecording => GET_MONO_RECORDING,
         }
     }
 
     pub fn version(self) -> &'static str {
         match self {
-            Route::RecentCallRecords | Route::InstanceCallRecords => API_VERSION,
-            Route::CallDetailRecords | Route::CallDetailRecord | Route::MonoRecordings => {
-                CCC2_API_VERSION
+            Route::RecentCallRecords | Route::InstanceCallRecords | Route::DownloadRecording => {
+                API_VERSION
             }
+            Route::CallDetailRecords
+            | Route::CallDetailRecord
+            | Route::MonoRecordings
+            | Route::MonoRecording => CCC2_API_VERSION,
         }
     }
 
@@ -442,6 +457,7 @@ mod tests {
         );
         assert!(!Route::RecentCallRecords.admin_only());
         assert!(Route::MonoRecordings.admin_only());
+        assert!(Route::DownloadRecording.admin_only() && Route::MonoRecording.admin_only());
     }
 
     #[test]

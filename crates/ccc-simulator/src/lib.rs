@@ -5,13 +5,17 @@
 //! - `ListCallDetailRecords` 2017-07-05: every call of the instance, CCC 1.0 records, at most a 7-day
 //!   window (`docs/ccc-whole-instance.md` §1);
 //! - `ListCallDetailRecords`, `GetCallDetailRecord`, `ListMonoRecordings` 2020-07-01: CCC 2.0 records, at
-//!   most page 100 (§2, §3).
+//!   most page 100 (§2, §3);
+//! - `DownloadRecording` 2017-07-05 and `GetMonoRecording` 2020-07-01: a recording file's signed link
+//!   (§3), served by the simulator itself on `/_oss/<instance>/<file>` ([`RecordingArchive`]).
 //!
 //! Layout:
 //! - `data`: deterministic calls from a seed: the agent roster, a 24-byte skeleton per call, and the full
 //!   record rendered on demand (Chinese names and skill groups, legs, recordings, late surveys).
 //! - `instance`: the CCC 1.0 whole-instance record, derived from the `data` record.
 //! - `ccc2`: the CCC 2.0 list record, detail (events) and recording files, derived from the same record.
+//! - `oss`: the recording archive: signed links (made and checked against the real clock), each file's
+//!   deterministic WAV bytes, which files the service deleted, download faults.
 //! - `store`: per instance, calls sorted by start time with per-agent position lists; a page is two binary
 //!   searches plus the calls still in progress. Live calls are appended lazily as the data clock moves.
 //! - `world`: the instances, the index behind a lock, the data clock, pages and the ground truth (one view
@@ -25,7 +29,8 @@
 //! - `script`: the scripted mode for tests: a record set the test controls, chosen pages failed a given
 //!   number of times, STS tokens declared expired, and who signed each request.
 //! - `limit`: a true rate limit per AccessKey (`--max-rps`), answered `Throttling.User`.
-//! - `server`: the axum routes, `/` and the loopback-only `/_sim/truth`; who may call what.
+//! - `server`: the axum routes, `/`, the recording links `/_oss/...` (streamed in chunks) and the
+//!   loopback-only `/_sim/truth`; who may call what.
 //! - `cli`: `ccc-sync simulate` arguments and the banner.
 //!
 //! It is its own crate so that the sync library does not carry it: the `ccc-sync` binary serves it
@@ -38,8 +43,12 @@
 //! survey keys 1..=5 read `非常满意` .. `非常不满意`; a recording's `Channel` is `left` or `right`.
 //! A key bound to an agent may call only `ListRecentCallRecords`; the instance admin's actions answer it
 //! 403 `Forbidden.NoPermission`. A `ContactId` with no visible call gets 404 `NotExists.ContactId`.
-//! Recording links point at `/_oss/<instance>/<file>` on the simulator itself, valid for a day, but nothing
-//! serves them yet. A scripted simulator scripts only `ListRecentCallRecords`; the other actions answer
+//! Recording links point at `/_oss/<instance>/<file>` on the simulator itself, valid for an hour
+//! (`DownloadRecording`) or a day (2.0, unless `ExpireSeconds` says), checked against the real clock like
+//! the `Timestamp`. A file the service deleted ([`RecordingArchive::deleted_fraction`]) is `NotExist.Record`
+//! (404) to `DownloadRecording`, `NotExists.Recording` (404, a guess) to `GetMonoRecording`, and 404
+//! `NoSuchKey` on its link; `ListMonoRecordings` still lists it. `DownloadRecording` finds a file by the
+//! `ContactId` its name starts with. The module `oss` lists its own guesses. A scripted simulator scripts only `ListRecentCallRecords`; the other actions answer
 //! from its (empty) generated history. The modules `instance`, `ccc2` and `actions` list their own guesses.
 
 mod actions;
@@ -50,6 +59,7 @@ mod faults;
 mod gateway;
 mod instance;
 mod limit;
+mod oss;
 mod response;
 mod script;
 mod server;
@@ -72,11 +82,12 @@ pub use cli::{SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
 pub use gateway::{
-    ACTION, API_VERSION, CCC2_API_VERSION, GET_CALL_DETAIL_RECORD, LIST_CALL_DETAIL_RECORDS,
-    LIST_MONO_RECORDINGS,
+    ACTION, API_VERSION, CCC2_API_VERSION, DOWNLOAD_RECORDING, GET_CALL_DETAIL_RECORD,
+    GET_MONO_RECORDING, LIST_CALL_DETAIL_RECORDS, LIST_MONO_RECORDINGS,
 };
+pub use oss::{DownloadFaults, RecordingArchive, RecordingFile};
 pub use script::{PageFault, SignedWith};
-pub use stats::{FaultCounts, RequestStats};
+pub use stats::{DownloadStats, FaultCounts, RequestStats};
 pub use store::MAX_LIVE_CALLS;
 pub use world::TruthView;
 
@@ -168,6 +179,8 @@ pub struct SimulatorConfig {
     pub max_page_number: u32,
     /// `ListCallDetailRecords` 2017-07-05 refuses a window longer than this (the service: 7 days).
     pub max_window: Duration,
+    /// The recording files behind the links: lifetimes, deletions, sizes and download faults.
+    pub archive: RecordingArchive,
 }
 
 impl Default for SimulatorConfig {
@@ -187,6 +200,7 @@ impl Default for SimulatorConfig {
             max_rps: None,
             max_page_number: DEFAULT_MAX_PAGE_NUMBER,
             max_window: DEFAULT_MAX_WINDOW,
+            archive: RecordingArchive::default(),
         }
     }
 }
@@ -274,7 +288,31 @@ impl SimulatorConfig {
             "max window must be at least 1s, not {}",
             humantime::format_duration(self.max_window)
         );
-        for (name, p) in self.faults.probabilities() {
+        let archive = &self.archive;
+        for (name, lifetime) in [
+            ("1.0 link lifetime", archive.link_lifetime_ccc1),
+            ("2.0 link lifetime", archive.link_lifetime_ccc2),
+        ] {
+            ensure!(
+                lifetime >= Duration::from_secs(1),
+                "{name} must be at least 1s, not {}",
+                humantime::format_duration(lifetime)
+            );
+        }
+        ensure!(
+            archive.max_file_bytes >= oss::WAV_HEADER_BYTES,
+            "max file size must be at least {} bytes (a WAV header), not {}",
+            oss::WAV_HEADER_BYTES,
+            archive.max_file_bytes
+        );
+        let deleted = [("deleted recordings", archive.deleted_fraction)];
+        for (name, p) in self
+            .faults
+            .probabilities()
+            .into_iter()
+            .chain(archive.faults.probabilities())
+            .chain(deleted)
+        {
             ensure!(
                 (0.0..=1.0).contains(&p),
                 "fault probability {name} must be between 0 and 1, not {p}"
@@ -325,6 +363,7 @@ pub async fn start(
             write_delay_ms,
             &config.instance_ids,
             dataset,
+            config.archive.clone(),
         ),
         gateway: Gateway::new(&config.keys),
         faults: config.faults.clone(),
@@ -419,6 +458,16 @@ impl SimulatorHandle {
         self.shared
             .world
             .truth_view(at.timestamp_millis(), agent, view)
+    }
+
+    /// Every recording file of the calls visible at `at` in every instance, newest call first, as the
+    /// links serve them: size, SHA-256, content type, and whether the service deleted it. The same file
+    /// names as the recordings of [`TruthView::Instance`] and [`TruthView::Ccc2`]. It reads every byte, so
+    /// keep [`RecordingArchive::max_file_bytes`] small in tests.
+    pub fn recording_files(&self, at: DateTime<Utc>) -> Vec<RecordingFile> {
+        self.shared
+            .world
+            .recording_files(at.timestamp_millis(), None)
     }
 
     /// What the API has answered so far.

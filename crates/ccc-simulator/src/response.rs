@@ -110,6 +110,26 @@ impl ApiError {
         )
     }
 
+    /// `DownloadRecording` of a file the instance does not have (or the service deleted): the documented
+    /// code; the message is a guess.
+    pub fn record_not_found(file_name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotExist.Record",
+            format!("The specified record {file_name} does not exist."),
+        )
+    }
+
+    /// `GetMonoRecording` of a call without a recording file (or whose file the service deleted). A
+    /// guess modelled on `NotExists.ContactId`: no such 2.0 answer was captured.
+    pub fn recording_not_found(contact_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotExists.Recording",
+            format!("The specified contact {contact_id} has no recording."),
+        )
+    }
+
     pub fn invalid_version() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -279,6 +299,40 @@ impl<'a, D: Serialize> DataBody<'a, D> {
             http_status_code: 200,
             message: "Success",
             request_id,
+        }
+    }
+}
+
+/// `DownloadRecording`'s answer, shaped like `tests/fixtures/download-recording-2017.json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DownloadBody<'a> {
+    code: &'static str,
+    http_status_code: u16,
+    media_download_param: MediaDownloadParam,
+    request_id: &'a str,
+    success: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MediaDownloadParam {
+    file_name: String,
+    signature_url: String,
+}
+
+impl<'a> DownloadBody<'a> {
+    /// The link arrives wrapped in an extra pair of double quotes, as the service sends it.
+    pub fn new(request_id: &'a str, file_name: String, link: &str) -> Self {
+        DownloadBody {
+            code: "OK",
+            http_status_code: 200,
+            media_download_param: MediaDownloadParam {
+                file_name,
+                signature_url: format!("\"{link}\""),
+            },
+            request_id,
+            success: true,
         }
     }
 }

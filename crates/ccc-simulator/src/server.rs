@@ -1,6 +1,7 @@
 //! The HTTP side: the API on `/` (GET, POST with a query, POST with a form body) for every action the
-//! gateway routes, who may call what, injected and scripted faults, and the unsigned ground-truth endpoint
-//! `/_sim/truth` (`?at=&agent=&view=agent|instance|ccc2`) for loopback peers.
+//! gateway routes, who may call what, injected and scripted faults, the recording links `/_oss/<key>`
+//! (signed, expiring, streamed in chunks, with their own faults), and the unsigned ground-truth endpoint
+//! `/_sim/truth` (`?at=&agent=&view=agent|instance|ccc2|files`) for loopback peers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -23,15 +24,16 @@ use super::faults::{Faults, Outcome};
 use super::gateway::{CCC2_API_VERSION, Gateway, Params, Route};
 use super::instance;
 use super::limit::RateLimit;
-use super::response::{ApiError, DataBody, Format, ListBody, PagedData, encode};
+use super::oss::{self, CHUNK_BYTES, Content, LinkError};
+use super::response::{ApiError, DataBody, DownloadBody, Format, ListBody, PagedData, encode};
 use super::script::Script;
 use super::stats::RequestStats;
 use super::world::{TruthView, World};
 
 /// Named in error bodies when the request has no `Host` header.
 const DEFAULT_HOST_ID: &str = "ccc.cn-shanghai.aliyuncs.com";
-/// How long a recording link stays valid: `GetMonoRecording`'s documented default, one day.
-const LINK_VALIDITY_S: i64 = 86_400;
+/// The bucket host OSS errors name.
+const OSS_HOST_ID: &str = "ccc-record-cn-shanghai.oss-cn-shanghai.aliyuncs.com";
 /// How long a reset answer waits between its partial body and dropping the connection, so the client
 /// really receives the headers and the first bytes.
 const RESET_AFTER: Duration = Duration::from_millis(50);
@@ -54,6 +56,16 @@ pub struct Shared {
 impl Shared {
     fn count(&self, update: impl FnOnce(&mut RequestStats)) {
         update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Draws whether a download is slow and whether it is reset, counted.
+    fn archive_faults(&self) -> (bool, bool) {
+        let (slow, reset) = self.world.archive.faults.draw(&mut rand::rng());
+        self.count(|s| {
+            s.downloads.slow += u64::from(slow);
+            s.downloads.resets += u64::from(reset);
+        });
+        (slow, reset)
     }
 }
 
@@ -80,6 +92,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(api).post(api))
         .route("/_sim/truth", get(truth))
+        .route("/_oss/{*key}", get(oss_file))
         .with_state(shared)
 }
 
@@ -314,12 +327,12 @@ impl Reply<'_> {
                     .call(q.instance, &q.contact_id, now_ms)
                     .ok_or_else(|| ApiError::contact_not_found(&q.contact_id))?;
                 let ctx = world.context(q.instance);
-                let expires_s = Utc::now().timestamp() + LINK_VALIDITY_S;
+                let expires_s = expires_in(world.archive.link_lifetime_ccc2);
                 let files: Vec<ccc2::MonoRecording> = ccc2::Call::new(&ctx, &slot, now_ms)
                     .mono_recordings()
                     .into_iter()
                     .map(|m| ccc2::MonoRecording {
-                        file_url: Some(ccc2::oss_link(
+                        file_url: Some(oss::oss_link(
                             &self.shared.endpoint,
                             ctx.instance_id,
                             &m.file_name,
@@ -329,6 +342,52 @@ impl Reply<'_> {
                     })
                     .collect();
                 (self.data(Route::MonoRecordings, files), 0)
+            }
+            ActionQuery::Download(q) => {
+                let file = world
+                    .recording(q.instance, &q.file_name, now_ms)
+                    .filter(|f| !f.deleted)
+                    .ok_or_else(|| ApiError::record_not_found(&q.file_name))?;
+                let link = oss::oss_link(
+                    &self.shared.endpoint,
+                    &file.instance_id,
+                    &file.file_name,
+                    expires_in(world.archive.link_lifetime_ccc1),
+                );
+                let body = DownloadBody::new(&self.request_id, file.file_name, &link);
+                (
+                    encode(self.format, &root(Route::DownloadRecording), &body),
+                    0,
+                )
+            }
+            ActionQuery::OneMono(q) => {
+                let contact_id = &q.call.contact_id;
+                let slot = world
+                    .call(q.call.instance, contact_id, now_ms)
+                    .ok_or_else(|| ApiError::contact_not_found(contact_id))?;
+                let ctx = world.context(q.call.instance);
+                let first = ccc2::Call::new(&ctx, &slot, now_ms)
+                    .mono_recordings()
+                    .into_iter()
+                    .next()
+                    .filter(|m| !world.archive.is_deleted(&m.file_name))
+                    .ok_or_else(|| ApiError::recording_not_found(contact_id))?;
+                let lifetime = q
+                    .expire_seconds
+                    .map_or(world.archive.link_lifetime_ccc2, |s| {
+                        Duration::from_secs(u64::from(s))
+                    });
+                let data = MonoRecording {
+                    duration: first.duration.parse().unwrap_or_default(),
+                    file_url: oss::oss_link(
+                        &self.shared.endpoint,
+                        ctx.instance_id,
+                        &first.file_name,
+                        expires_in(lifetime),
+                    ),
+                    file_name: first.file_name,
+                };
+                (self.data(Route::MonoRecording, data), 0)
             }
         })
     }
@@ -417,6 +476,21 @@ impl Reply<'_> {
     }
 }
 
+/// `GetMonoRecording`'s `Data`, shaped like `tests/fixtures/get-mono-recording-2020.json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MonoRecording {
+    /// Milliseconds, as an integer here.
+    duration: u64,
+    file_name: String,
+    file_url: String,
+}
+
+/// The `Expires` of a link made now (real clock) that lives `lifetime`, in epoch seconds.
+fn expires_in(lifetime: Duration) -> i64 {
+    Utc::now().timestamp() + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
 /// The XML document element of an action's answer.
 fn root(route: Route) -> String {
     format!("{}Response", route.action())
@@ -500,7 +574,7 @@ async fn truth(
             None => {
                 return refuse(
                     StatusCode::BAD_REQUEST,
-                    "view must be agent, instance or ccc2",
+                    "view must be agent, instance, ccc2 or files",
                 );
             }
         },
@@ -517,6 +591,181 @@ async fn truth(
         ),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// An OSS error: XML, `Content-Type: application/xml`, `x-oss-request-id`.
+fn oss_error(status: StatusCode, code: &str, message: &str, extra: &[(&str, String)]) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    let mut fields = serde_json::Map::new();
+    fields.insert("Code".into(), code.into());
+    fields.insert("Message".into(), message.into());
+    fields.insert("RequestId".into(), request_id.clone().into());
+    fields.insert("HostId".into(), OSS_HOST_ID.into());
+    for (name, value) in extra {
+        fields.insert((*name).into(), value.clone().into());
+    }
+    let body = encode(Format::Xml, "Error", &serde_json::Value::Object(fields));
+    let mut r = (status, body).into_response();
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-oss-request-id", id);
+    }
+    r
+}
+
+/// `GET /_oss/<instance>/<file name>?Expires=&OSSAccessKeyId=&Signature=`: checks the link against the
+/// real clock, then serves the file's bytes in chunks (or 404 `NoSuchKey` if the service deleted it).
+async fn oss_file(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    shared.count(|s| s.downloads.total += 1);
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let path = uri.path().strip_prefix("/_oss/").unwrap_or_default();
+    let (instance_id, file_name) = path
+        .split_once('/')
+        .map(|(i, f)| (decode(i), decode(f)))
+        .unwrap_or_default();
+    let key = oss::object_key(&instance_id, &file_name);
+    let mut params = Params::default();
+    params.extend_from_encoded(uri.query().unwrap_or(""));
+    let checked = oss::check_link(
+        &key,
+        params.get("Expires"),
+        params.get("OSSAccessKeyId"),
+        params.get("Signature"),
+        Utc::now().timestamp(),
+    );
+    if let Err(e) = checked {
+        let (code, message, extra) = match e {
+            LinkError::Expired { expires_s } => {
+                shared.count(|s| s.downloads.expired += 1);
+                let at = |t: i64| {
+                    DateTime::<Utc>::from_timestamp(t, 0)
+                        .unwrap_or_default()
+                        .format("%Y-%m-%dT%H:%M:%S.000Z")
+                        .to_string()
+                };
+                (
+                    "AccessDenied",
+                    "Request has expired.",
+                    vec![
+                        ("Expires", at(expires_s)),
+                        ("ServerTime", at(Utc::now().timestamp())),
+                    ],
+                )
+            }
+            LinkError::SignatureMismatch { string_to_sign } => {
+                shared.count(|s| s.downloads.tampered += 1);
+                (
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+                    vec![
+                        ("OSSAccessKeyId", oss::OSS_ACCESS_KEY_ID.to_owned()),
+                        ("StringToSign", string_to_sign),
+                    ],
+                )
+            }
+            LinkError::UnknownKey(id) => {
+                shared.count(|s| s.downloads.tampered += 1);
+                (
+                    "InvalidAccessKeyId",
+                    "The OSS Access Key Id you provided does not exist in our records.",
+                    vec![("OSSAccessKeyId", id)],
+                )
+            }
+            LinkError::Incomplete => {
+                shared.count(|s| s.downloads.tampered += 1);
+                (
+                    "AccessDenied",
+                    "Expires and Signature are both needed to access this object.",
+                    Vec::new(),
+                )
+            }
+        };
+        tracing::debug!(code, key, "Recording link refused");
+        return oss_error(StatusCode::FORBIDDEN, code, message, &extra);
+    }
+    let world = &shared.world;
+    let file = world
+        .instance_index(&instance_id)
+        .and_then(|i| world.recording(i, &file_name, world.clock.now_ms()))
+        .filter(|f| !f.deleted);
+    let Some(file) = file else {
+        shared.count(|s| s.downloads.not_found += 1);
+        tracing::debug!(key, "Recording file not found or deleted");
+        return oss_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+            &[("Key", key)],
+        );
+    };
+    let (slow, reset) = shared.archive_faults();
+    let content = world.archive.content(&file.file_name, file.duration_s);
+    let slow_for = slow.then_some(shared.faults.slow_for);
+    tracing::debug!(
+        key,
+        size = content.size(),
+        slow,
+        reset,
+        "Recording file served"
+    );
+    let mut r = (
+        StatusCode::OK,
+        Body::from_stream(file_body(Arc::clone(&shared), content, slow_for, reset)),
+    )
+        .into_response();
+    let headers = r.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(oss::content_type(&file.file_name)),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(content.size()));
+    r
+}
+
+/// The file's bytes in chunks of [`CHUNK_BYTES`], after `slow_for` if given; a reset one stops after half
+/// of them, pauses, then fails, which drops the connection.
+fn file_body(
+    shared: Arc<Shared>,
+    content: Content,
+    slow_for: Option<Duration>,
+    reset: bool,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> {
+    let size = content.size();
+    let cut = if reset { size / 2 } else { size };
+    futures::stream::unfold(Some(0u64), move |state| {
+        let shared = Arc::clone(&shared);
+        async move {
+            let offset = state?;
+            if offset == 0
+                && let Some(wait) = slow_for
+            {
+                tokio::time::sleep(wait).await;
+            }
+            if offset < cut {
+                let end = (offset + CHUNK_BYTES).min(cut);
+                let chunk = Bytes::from(content.bytes(offset..end));
+                shared.count(|s| {
+                    s.downloads.bytes += end - offset;
+                    s.downloads.served += u64::from(end == size);
+                });
+                return Some((Ok(chunk), Some(end)));
+            }
+            if offset < size {
+                tokio::time::sleep(RESET_AFTER).await;
+                let e = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated connection reset",
+                );
+                return Some((Err(e), None));
+            }
+            None
+        }
+    })
 }
 
 #[cfg(test)]

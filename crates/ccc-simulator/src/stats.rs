@@ -24,6 +24,30 @@ pub struct RequestStats {
     pub in_flight: u64,
     /// ...and the most there were at once.
     pub max_in_flight: u64,
+    /// Requests to the recording links (`/_oss/`), counted apart from the API's.
+    pub downloads: DownloadStats,
+}
+
+/// What the recording links (`/_oss/...`) answered, since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownloadStats {
+    /// Every request to a link.
+    pub total: u64,
+    /// Bodies handed to the connection in full.
+    pub served: u64,
+    /// Body bytes handed to the connection, partial bodies included.
+    pub bytes: u64,
+    /// 403 `AccessDenied` "Request has expired.".
+    pub expired: u64,
+    /// 403 for a link that is not the one the service signed: `SignatureDoesNotMatch`,
+    /// `InvalidAccessKeyId`, or `AccessDenied` for a link without `Expires` or `Signature`.
+    pub tampered: u64,
+    /// 404 `NoSuchKey`: deleted, unknown or not yet visible files.
+    pub not_found: u64,
+    /// Injected: the connection dropped after half the body.
+    pub resets: u64,
+    /// Injected: the body held back.
+    pub slow: u64,
 }
 
 /// How often each failure was injected.

@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use super::ccc2;
 use super::data::{self, RenderContext, Shape, Slot};
 use super::instance;
+use super::oss::{RecordingArchive, RecordingFile};
 use super::store::{Dataset, Scope, Selection, Slice, Window};
 
 /// The clock the data follows. Gateway checks (the Timestamp window) always use the real clock instead.
@@ -79,15 +80,18 @@ pub enum TruthView {
     /// Per call, `{"Record", "Detail", "MonoRecordings"}`: the 2020-07-01 list record, the
     /// `GetCallDetailRecord` data and the `ListMonoRecordings` data without `FileUrl`.
     Ccc2,
+    /// Per recording file, the archive's [`RecordingFile`]: size, SHA-256, content type, deleted.
+    Files,
 }
 
 impl TruthView {
-    /// `agent`, `instance` or `ccc2`.
+    /// `agent`, `instance`, `ccc2` or `files`.
     pub fn parse(name: &str) -> Option<TruthView> {
         match name {
             "agent" => Some(TruthView::Agent),
             "instance" => Some(TruthView::Instance),
             "ccc2" => Some(TruthView::Ccc2),
+            "files" => Some(TruthView::Files),
             _ => None,
         }
     }
@@ -110,6 +114,8 @@ pub struct World {
     pub write_delay_ms: i64,
     pub instances: Vec<Instance>,
     pub clock: DataClock,
+    /// The recording files' sizes, contents and deletions.
+    pub archive: RecordingArchive,
     data: RwLock<Dataset>,
 }
 
@@ -120,6 +126,7 @@ impl World {
         write_delay_ms: i64,
         instance_ids: &[String],
         dataset: Dataset,
+        archive: RecordingArchive,
     ) -> World {
         World {
             seed,
@@ -134,6 +141,7 @@ impl World {
                 })
                 .collect(),
             clock: DataClock::real(),
+            archive,
             data: RwLock::new(dataset),
         }
     }
@@ -181,6 +189,28 @@ impl World {
         data.store(instance)
             .find(ordinal)
             .filter(|s| s.visible_at_ms(self.write_delay_ms) <= now_ms)
+    }
+
+    /// The recording file `file_name` of `instance`, if its call (the `ContactId` the name starts with) is
+    /// visible at `now_ms` and has it, deleted or not.
+    pub fn recording(
+        &self,
+        instance: usize,
+        file_name: &str,
+        now_ms: i64,
+    ) -> Option<RecordingFile> {
+        let contact_id = file_name.split('-').next()?;
+        let slot = self.call(instance, contact_id, now_ms)?;
+        let ctx = self.context(instance);
+        data::record(&ctx, &slot, now_ms)
+            .recordings
+            .items
+            .iter()
+            .find(|r| r.file_name == file_name)
+            .map(|r| {
+                self.archive
+                    .file(ctx.instance_id, &r.contact_id, &r.file_name, r.duration)
+            })
     }
 
     /// An instance admin's page as of `now_ms`, each call rendered by `render`, and how many calls the
@@ -262,23 +292,14 @@ impl World {
         agent: Option<&str>,
         view: TruthView,
     ) -> Vec<serde_json::Value> {
-        let mut all: Vec<(usize, Slot)> = (0..self.instances.len())
-            .flat_map(|i| {
-                let scope = self.instances[i].scope(agent);
-                self.select(i, scope, Window::ALL, Slice::ALL, at_ms)
-                    .slots
-                    .into_iter()
-                    .map(move |s| (i, s))
-            })
-            .collect();
-        all.sort_by_key(|(_, s)| std::cmp::Reverse(s.sort_key()));
         let json = |v: Result<serde_json::Value, serde_json::Error>| {
             v.expect("a record serialises to JSON")
         };
-        all.iter()
-            .map(|(i, slot)| {
+        self.visible(at_ms, agent)
+            .iter()
+            .flat_map(|(i, slot)| {
                 let ctx = self.context(*i);
-                match view {
+                let one = match view {
                     TruthView::Agent => json(serde_json::to_value(data::record(&ctx, slot, at_ms))),
                     TruthView::Instance => json(serde_json::to_value(instance::record(
                         &ctx, slot, at_ms, true,
@@ -291,7 +312,52 @@ impl World {
                             "MonoRecordings": json(serde_json::to_value(call.mono_recordings())),
                         })
                     }
-                }
+                    TruthView::Files => {
+                        return self
+                            .files_of(&ctx, slot, at_ms)
+                            .into_iter()
+                            .map(|f| json(serde_json::to_value(f)))
+                            .collect::<Vec<_>>();
+                    }
+                };
+                vec![one]
+            })
+            .collect()
+    }
+
+    /// Every recording file of the calls visible at `at_ms` (scoped to `agent` if given), newest call
+    /// first. Each file's SHA-256 is computed here, so this reads every byte the links would serve.
+    pub fn recording_files(&self, at_ms: i64, agent: Option<&str>) -> Vec<RecordingFile> {
+        self.visible(at_ms, agent)
+            .iter()
+            .flat_map(|(i, slot)| self.files_of(&self.context(*i), slot, at_ms))
+            .collect()
+    }
+
+    /// Every call visible at `at_ms` in every instance (scoped to `agent` if given), newest first.
+    fn visible(&self, at_ms: i64, agent: Option<&str>) -> Vec<(usize, Slot)> {
+        let mut all: Vec<(usize, Slot)> = (0..self.instances.len())
+            .flat_map(|i| {
+                let scope = self.instances[i].scope(agent);
+                self.select(i, scope, Window::ALL, Slice::ALL, at_ms)
+                    .slots
+                    .into_iter()
+                    .map(move |s| (i, s))
+            })
+            .collect();
+        all.sort_by_key(|(_, s)| std::cmp::Reverse(s.sort_key()));
+        all
+    }
+
+    /// The recording files of one call, as the archive holds them.
+    fn files_of(&self, ctx: &RenderContext<'_>, slot: &Slot, at_ms: i64) -> Vec<RecordingFile> {
+        data::record(ctx, slot, at_ms)
+            .recordings
+            .items
+            .iter()
+            .map(|r| {
+                self.archive
+                    .file(ctx.instance_id, &r.contact_id, &r.file_name, r.duration)
             })
             .collect()
     }
@@ -351,6 +417,7 @@ mod tests {
             5_000,
             &ids,
             Dataset::generate(3, 2_000, 1, 1_700_000_000_000, 2, None),
+            RecordingArchive::default(),
         );
         let at = 1_700_000_000_000 + 86_400_000;
         let all = world.truth(at, None);
