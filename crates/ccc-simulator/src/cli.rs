@@ -78,6 +78,14 @@ pub struct SimulateArgs {
     /// The longest StartTime..StopTime window ListCallDetailRecords 2017-07-05 accepts (the service: 7 days).
     #[arg(long, value_name = "DUR", default_value = "7days", value_parser = humantime::parse_duration)]
     pub max_window: Duration,
+    /// The recording archive behind the links (boxed: it keeps the `ccc-sync` command enum small).
+    #[command(flatten)]
+    pub archive: Box<ArchiveArgs>,
+}
+
+/// `ccc-sync simulate`'s recording-archive flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ArchiveArgs {
     /// How long a DownloadRecording (2017-07-05) link is valid (the service: 1 hour).
     #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
     pub download_link_lifetime: Duration,
@@ -147,13 +155,13 @@ impl SimulateArgs {
             max_page_number: self.max_page_number,
             max_window: self.max_window,
             archive: RecordingArchive {
-                link_lifetime_ccc1: self.download_link_lifetime,
-                link_lifetime_ccc2: self.mono_link_lifetime,
-                deleted_fraction: self.deleted_recordings,
-                max_file_bytes: self.max_file_size,
+                link_lifetime_ccc1: self.archive.download_link_lifetime,
+                link_lifetime_ccc2: self.archive.mono_link_lifetime,
+                deleted_fraction: self.archive.deleted_recordings,
+                max_file_bytes: self.archive.max_file_size,
                 faults: DownloadFaults {
-                    reset: self.download_reset,
-                    slow: self.download_slow,
+                    reset: self.archive.download_reset,
+                    slow: self.archive.download_slow,
                 },
             },
         }

@@ -78,7 +78,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use cli::{SimulateArgs, run};
+pub use cli::{ArchiveArgs, SimulateArgs, run};
 pub use data::{ROSTER_SIZE, agent_ids};
 pub use faults::Faults;
 pub use gateway::{
