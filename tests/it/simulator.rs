@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use ccc_signature::{percent_encode, sign_params};
 use ccc_simulator::{
-    self as simulator, AccessKey, CCC2_API_VERSION, Faults, GET_CALL_DETAIL_RECORD,
-    LIST_CALL_DETAIL_RECORDS, LIST_MONO_RECORDINGS, SimulatorConfig, SimulatorHandle, TruthView,
+    self as simulator, AccessKey, CCC2_API_VERSION, DOWNLOAD_RECORDING, DownloadFaults, Faults,
+    GET_CALL_DETAIL_RECORD, GET_MONO_RECORDING, LIST_CALL_DETAIL_RECORDS, LIST_MONO_RECORDINGS,
+    RecordingArchive, RecordingFile, SimulatorConfig, SimulatorHandle, TruthView,
 };
 use ccc_sync::ccc::client::{ACTION, API_VERSION, SignedRequest};
 use ccc_sync::ccc::wire::parse_list_body;
@@ -848,6 +849,8 @@ const LIST_1_0: (&str, &str) = (LIST_CALL_DETAIL_RECORDS, API_VERSION);
 const LIST_2_0: (&str, &str) = (LIST_CALL_DETAIL_RECORDS, CCC2_API_VERSION);
 const GET_2_0: (&str, &str) = (GET_CALL_DETAIL_RECORD, CCC2_API_VERSION);
 const MONO_2_0: (&str, &str) = (LIST_MONO_RECORDINGS, CCC2_API_VERSION);
+const DOWNLOAD_1_0: (&str, &str) = (DOWNLOAD_RECORDING, API_VERSION);
+const GET_MONO_2_0: (&str, &str) = (GET_MONO_RECORDING, CCC2_API_VERSION);
 
 /// One signed JSON exchange with `key` for (`Action`, `Version`): the status and the parsed body.
 async fn call_as(
@@ -1220,6 +1223,11 @@ async fn an_agent_bound_key_may_call_only_the_agents_action_and_unknown_things_k
         (LIST_2_0, list_params(LIST_2_0, 1, 10, from, to)),
         (GET_2_0, one("ContactId", &some_call)),
         (MONO_2_0, one("ContactId", &some_call)),
+        (GET_MONO_2_0, one("ContactId", &some_call)),
+        (
+            DOWNLOAD_1_0,
+            one("FileName", &format!("{some_call}-1-x.wav")),
+        ),
     ] {
         let (status, doc) = call_as(&sim, &lead, route, params).await;
         assert_eq!(
@@ -1475,4 +1483,410 @@ async fn faults_apply_to_the_ccc2_actions_in_the_ccc2_error_shape() {
     assert_eq!(doc["HttpStatusCode"], 500);
     assert_eq!(sim.requests().faults.internal_error, 1);
     sim.shutdown().await;
+}
+
+/// A small history whose recording files are at most `max_file_bytes` (several 16 KiB chunks), so hashing
+/// every file for the truth stays cheap.
+fn archive_config(archive: RecordingArchive) -> SimulatorConfig {
+    SimulatorConfig {
+        calls: 300,
+        archive: RecordingArchive {
+            max_file_bytes: 40_000,
+            ..archive
+        },
+        ..config()
+    }
+}
+
+/// A GET of a recording link: status, headers and body.
+async fn download(url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = reqwest::get(url).await.expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.bytes().await.expect("body").to_vec(),
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The text of `<name>` in an XML body.
+fn xml_field(body: &[u8], name: &str) -> String {
+    let text = String::from_utf8_lossy(body);
+    let open = format!("<{name}>");
+    let start = text.find(&open).map(|i| i + open.len());
+    let end = text.find(&format!("</{name}>"));
+    match (start, end) {
+        (Some(s), Some(e)) if s <= e => text[s..e].to_owned(),
+        _ => panic!("no <{name}> in {text}"),
+    }
+}
+
+/// `DownloadRecording`'s link for `file_name`, its quotes checked and stripped.
+async fn download_link(sim: &SimulatorHandle, file_name: &str) -> String {
+    let (status, doc) = call(
+        sim,
+        DOWNLOAD_1_0,
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("FileName", file_name.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!((status, doc["Code"].as_str()), (200, Some("OK")), "{doc}");
+    let param = &doc["MediaDownloadParam"];
+    assert_eq!(param["FileName"], file_name);
+    let quoted = param["SignatureUrl"].as_str().expect("a SignatureUrl");
+    quoted
+        .strip_prefix('"')
+        .and_then(|u| u.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("the URL arrives in quotes: {quoted}"))
+        .to_owned()
+}
+
+/// A link's `Expires`, epoch seconds.
+fn expires_of(link: &str) -> i64 {
+    let (_, rest) = link.split_once("Expires=").expect("an Expires");
+    rest.split('&')
+        .next()
+        .expect("a value")
+        .parse()
+        .expect("seconds")
+}
+
+/// The first file the truth lists that is (not) deleted and spans several chunks.
+fn a_file(files: &[RecordingFile], deleted: bool) -> RecordingFile {
+    files
+        .iter()
+        .find(|f| f.deleted == deleted && f.size > 2 * 16 * 1024)
+        .expect("such a file")
+        .clone()
+}
+
+#[tokio::test]
+async fn a_download_link_serves_the_truths_bytes_as_a_wav_file_and_is_counted() {
+    let sim = start(archive_config(RecordingArchive::default())).await;
+    let files = sim.recording_files(sim.now());
+    let file = a_file(&files, false);
+    let named_1_0: HashSet<String> = sim
+        .truth_view(sim.now(), None, TruthView::Instance)
+        .iter()
+        .flat_map(|r| {
+            r["Recordings"]["Recording"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|r| r["FileName"].as_str().expect("name").to_owned())
+        .collect();
+    let named_2_0: HashSet<String> = sim
+        .truth_view(sim.now(), None, TruthView::Ccc2)
+        .iter()
+        .flat_map(|c| c["MonoRecordings"].as_array().cloned().unwrap_or_default())
+        .map(|r| r["FileName"].as_str().expect("name").to_owned())
+        .collect();
+    let named: HashSet<String> = files.iter().map(|f| f.file_name.clone()).collect();
+    assert_eq!(named.len(), files.len(), "file names are unique");
+    assert_eq!((&named, &named), (&named_1_0, &named_2_0));
+
+    let before = Utc::now().timestamp();
+    let link = download_link(&sim, &file.file_name).await;
+    let (status, headers, body) = download(&link).await;
+
+    assert!(
+        link.starts_with(&format!(
+            "{}/_oss/{INSTANCE}/{}?Expires=",
+            sim.endpoint(),
+            percent_encode(&file.file_name)
+        )),
+        "{link}"
+    );
+    let expires = expires_of(&link);
+    assert!((before + 3_600..=Utc::now().timestamp() + 3_600).contains(&expires));
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "audio/wav");
+    assert_eq!(headers["content-length"], file.size.to_string().as_str());
+    assert_eq!(body.len() as u64, file.size);
+    assert_eq!(sha256_hex(&body), file.sha256);
+    assert_eq!((&body[0..4], &body[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
+    let riff_size = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes"));
+    assert_eq!(u64::from(riff_size) + 8, file.size);
+    assert_eq!(file.content_type, "audio/wav");
+    assert!(file.size <= 40_000);
+
+    let answer = reqwest::get(format!("{}/_sim/truth?view=files", sim.endpoint()))
+        .await
+        .expect("an answer");
+    let truth: Value = serde_json::from_slice(&answer.bytes().await.expect("body")).expect("json");
+    let listed = truth["records"].as_array().expect("records");
+    assert_eq!(listed.len(), files.len());
+    assert_eq!(listed[0]["Sha256"], files[0].sha256.as_str());
+    let stats = sim.requests();
+    assert_eq!(stats.requests_for(DOWNLOAD_RECORDING), 1);
+    assert_eq!(
+        (
+            stats.downloads.total,
+            stats.downloads.served,
+            stats.downloads.bytes
+        ),
+        (1, 1, file.size)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_mono_recording_links_the_calls_first_file_for_expire_seconds() {
+    let sim = start(archive_config(RecordingArchive::default())).await;
+    let calls = sim.truth_view(sim.now(), None, TruthView::Ccc2);
+    let call_with_two = calls
+        .iter()
+        .find(|c| c["MonoRecordings"].as_array().is_some_and(|m| m.len() > 1))
+        .expect("a call with two files");
+    let id = call_with_two["Record"]["ContactId"].as_str().expect("id");
+    let first = &call_with_two["MonoRecordings"][0];
+    let params = |expire: Option<&str>| {
+        let mut p = vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("ContactId", id.to_owned()),
+        ];
+        p.extend(expire.map(|e| ("ExpireSeconds", e.to_owned())));
+        p
+    };
+
+    let before = Utc::now().timestamp();
+    let (status, default) = call(&sim, GET_MONO_2_0, params(None)).await;
+    let (short_status, short) = call(&sim, GET_MONO_2_0, params(Some("120"))).await;
+    let (bad_status, bad) = call(&sim, GET_MONO_2_0, params(Some("0"))).await;
+    let after = Utc::now().timestamp();
+
+    assert_eq!((status, short_status), (200, 200));
+    assert_eq!(
+        (default["Code"].as_str(), default["HttpStatusCode"].as_u64()),
+        (Some("OK"), Some(200))
+    );
+    let data = &default["Data"];
+    assert_eq!(data["FileName"], first["FileName"]);
+    let ms: u64 = first["Duration"].as_str().expect("ms").parse().expect("ms");
+    assert_eq!(data["Duration"].as_u64(), Some(ms));
+    let link = data["FileUrl"].as_str().expect("a FileUrl");
+    assert!((before + 86_400..=after + 86_400).contains(&expires_of(link)));
+    let short_link = short["Data"]["FileUrl"].as_str().expect("a FileUrl");
+    assert!((before + 120..=after + 120).contains(&expires_of(short_link)));
+    assert_eq!(
+        (bad_status, bad["Code"].as_str()),
+        (400, Some("InvalidParameter"))
+    );
+
+    let truth = sim
+        .recording_files(sim.now())
+        .into_iter()
+        .find(|f| f.file_name == first["FileName"])
+        .expect("the file in the truth");
+    let (status, _, body) = download(short_link).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), truth.sha256);
+    assert_eq!(sim.requests().requests_for(GET_MONO_RECORDING), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_link_is_access_denied_and_a_tampered_one_does_not_match() {
+    let sim = start(archive_config(RecordingArchive {
+        link_lifetime_ccc1: Duration::from_secs(1),
+        ..RecordingArchive::default()
+    }))
+    .await;
+    let file = a_file(&sim.recording_files(sim.now()), false);
+    let link = download_link(&sim, &file.file_name).await;
+    let expires = expires_of(&link);
+    let (head, signature) = link.split_once("&Signature=").expect("a Signature");
+    let tampered_signature = format!("{head}&Signature=A{signature}");
+    let extended = link.replace(
+        &format!("Expires={expires}"),
+        &format!("Expires={}", expires + 3_600),
+    );
+
+    for tampered in [tampered_signature, extended] {
+        let (status, headers, body) = download(&tampered).await;
+        assert_eq!(status, 403, "{tampered}");
+        assert_eq!(headers["content-type"], "application/xml");
+        assert_eq!(xml_field(&body, "Code"), "SignatureDoesNotMatch");
+        assert!(!xml_field(&body, "RequestId").is_empty());
+    }
+    // Links expire on the real clock, as OSS's do: wait until it has passed Expires.
+    let expired_at_ms = (expires + 1) * 1_000;
+    let wait_ms = expired_at_ms - Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(wait_ms.max(0).unsigned_abs())).await;
+    let (status, headers, body) = download(&link).await;
+
+    assert_eq!(status, 403);
+    assert_eq!(headers["content-type"], "application/xml");
+    assert!(String::from_utf8_lossy(&body).starts_with("<?xml"));
+    assert_eq!(xml_field(&body, "Code"), "AccessDenied");
+    assert_eq!(xml_field(&body, "Message"), "Request has expired.");
+    let d = sim.requests().downloads;
+    assert_eq!((d.tampered, d.expired, d.served, d.bytes), (2, 1, 0, 0));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleted_files_are_not_found_by_their_actions_and_their_links_404() {
+    let sim = start(archive_config(RecordingArchive {
+        deleted_fraction: 0.5,
+        ..RecordingArchive::default()
+    }))
+    .await;
+    let files = sim.recording_files(sim.now());
+    let deleted = a_file(&files, true);
+    let kept = a_file(&files, false);
+    let deleted_share = files.iter().filter(|f| f.deleted).count() as f64 / files.len() as f64;
+    assert!((0.3..0.7).contains(&deleted_share), "{deleted_share}");
+    let (status, gone) = call(
+        &sim,
+        DOWNLOAD_1_0,
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("FileName", deleted.file_name.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, gone["Code"].as_str()),
+        (404, Some("NotExist.Record"))
+    );
+    let (status, unknown) = call(
+        &sim,
+        DOWNLOAD_1_0,
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("FileName", "2030000001999-1-x.wav".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, unknown["Code"].as_str()),
+        (404, Some("NotExist.Record"))
+    );
+    download_link(&sim, &kept.file_name).await;
+
+    let is_deleted = |name: &str| files.iter().any(|f| f.file_name == name && f.deleted);
+    let first_deleted = sim
+        .truth_view(sim.now(), None, TruthView::Ccc2)
+        .into_iter()
+        .find(|c| {
+            c["MonoRecordings"][0]["FileName"]
+                .as_str()
+                .is_some_and(is_deleted)
+        })
+        .expect("a call whose first file is deleted")["Record"]["ContactId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let one = vec![
+        ("InstanceId", INSTANCE.to_owned()),
+        ("ContactId", deleted.contact_id.clone()),
+    ];
+    let (status, listed) = call(&sim, MONO_2_0, one).await;
+    assert_eq!(status, 200, "a deleted file is still listed");
+    let link = listed["Data"]
+        .as_array()
+        .expect("Data[]")
+        .iter()
+        .find(|m| m["FileName"] == deleted.file_name.as_str())
+        .and_then(|m| m["FileUrl"].as_str())
+        .expect("the deleted file's link")
+        .to_owned();
+    let (status, headers, body) = download(&link).await;
+    assert_eq!(status, 404);
+    assert_eq!(headers["content-type"], "application/xml");
+    assert_eq!(xml_field(&body, "Code"), "NoSuchKey");
+
+    let (status, doc) = call(
+        &sim,
+        GET_MONO_2_0,
+        vec![
+            ("InstanceId", INSTANCE.to_owned()),
+            ("ContactId", first_deleted),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, doc["Code"].as_str(), doc["HttpStatusCode"].as_u64()),
+        (404, Some("NotExists.Recording"), Some(404))
+    );
+    assert_eq!(sim.requests().downloads.not_found, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_download_is_cut_short_and_a_slow_one_arrives_whole() {
+    let sim = start(SimulatorConfig {
+        faults: Faults {
+            slow_for: Duration::from_millis(200),
+            ..Faults::default()
+        },
+        ..archive_config(RecordingArchive {
+            faults: DownloadFaults {
+                reset: 1.0,
+                slow: 0.0,
+            },
+            ..RecordingArchive::default()
+        })
+    })
+    .await;
+    let file = a_file(&sim.recording_files(sim.now()), false);
+    let link = download_link(&sim, &file.file_name).await;
+
+    let mut response = reqwest::get(&link).await.expect("the headers arrive");
+    let promised = response.content_length().expect("a Content-Length");
+    let mut received = 0;
+    let outcome = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => received += chunk.len() as u64,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+
+    assert_eq!(promised, file.size);
+    assert!(outcome.is_err(), "the body must end in an error");
+    assert!(
+        received > 0 && received < promised,
+        "{received} of {promised}"
+    );
+    let d = sim.requests().downloads;
+    assert_eq!((d.resets, d.served), (1, 0));
+    assert_eq!(
+        sim.requests().faults.reset,
+        0,
+        "the API's own faults are apart"
+    );
+    sim.shutdown().await;
+
+    let slow = start(SimulatorConfig {
+        faults: Faults {
+            slow_for: Duration::from_millis(200),
+            ..Faults::default()
+        },
+        ..archive_config(RecordingArchive {
+            faults: DownloadFaults {
+                reset: 0.0,
+                slow: 1.0,
+            },
+            ..RecordingArchive::default()
+        })
+    })
+    .await;
+    let link = download_link(&slow, &file.file_name).await;
+    let (status, _, body) = download(&link).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&body), file.sha256);
+    let d = slow.requests().downloads;
+    assert_eq!((d.slow, d.served), (1, 1));
+    slow.shutdown().await;
 }
