@@ -108,14 +108,7 @@ impl Stage {
             ("staged_agent_legs", legs),
             ("staged_recordings", recordings),
         ] {
-            if rows.is_empty() {
-                continue;
-            }
-            let mut copy = conn
-                .copy_in_raw(&format!("COPY {table} FROM STDIN"))
-                .await?;
-            copy.send(rows.as_bytes()).await?;
-            copy.finish().await?;
+            copy_into(conn, table, &rows).await?;
         }
         Ok(())
     }
@@ -259,7 +252,6 @@ fn stage_call(
 ) {
     let instance_id = Some(r.instance_id.as_deref().unwrap_or(default_instance));
     let contact_id = Some(r.contact_id.as_str());
-    let millis = |ms: Option<i64>| ms.and_then(DateTime::from_timestamp_millis);
     calls
         .text(instance_id)
         .text(contact_id)
@@ -284,12 +276,12 @@ fn stage_call(
             .int(t.talk_time)
             .int(t.hold_time),
         None => calls
-            .int(leg_total(r, |l| l.queue_time))
-            .int(leg_total(r, |l| l.ring_time))
-            .int(leg_total(r, |l| l.talk_time))
-            .int(leg_total(r, |l| l.hold_time)),
+            .int(legs_total(&r.agents, |l| l.queue_time))
+            .int(legs_total(&r.agents, |l| l.ring_time))
+            .int(legs_total(&r.agents, |l| l.talk_time))
+            .int(legs_total(&r.agents, |l| l.hold_time)),
     }
-    .int(leg_total(r, |l| l.work_time))
+    .int(legs_total(&r.agents, |l| l.work_time))
     .int(Some(count(r.recordings.len())))
     .text(Some(api.name()))
     .time(millis(r.established_time_ms))
@@ -311,7 +303,18 @@ fn stage_call(
     .text(r.satisfaction_survey_channel.as_deref())
     .flag(Some(details_pending));
     calls.end_row();
-    for (i, leg) in r.agents.iter().enumerate() {
+    stage_legs(legs, instance_id, contact_id, &r.agents);
+    stage_recordings(recordings, instance_id, contact_id, &r.recordings);
+}
+
+/// A call's legs as rows of the stage's `staged_agent_legs`, numbered from 1 in their order.
+fn stage_legs(
+    legs: &mut CopyText,
+    instance_id: Option<&str>,
+    contact_id: Option<&str>,
+    agents: &[AgentLeg],
+) {
+    for (i, leg) in agents.iter().enumerate() {
         legs.text(instance_id)
             .text(contact_id)
             .int(Some(position(i)))
@@ -328,9 +331,17 @@ fn stage_call(
             .text(leg.feedback.as_deref());
         legs.end_row();
     }
-    for (i, rec) in r.recordings.iter().enumerate() {
-        recordings
-            .text(instance_id)
+}
+
+/// A call's recordings as rows of the stage's `staged_recordings`, numbered from 1 in their order.
+fn stage_recordings(
+    rows: &mut CopyText,
+    instance_id: Option<&str>,
+    contact_id: Option<&str>,
+    recordings: &[Recording],
+) {
+    for (i, rec) in recordings.iter().enumerate() {
+        rows.text(instance_id)
             .text(contact_id)
             .int(Some(position(i)))
             .text(rec.contact_type.as_deref())
@@ -344,8 +355,13 @@ fn stage_call(
             .text(rec.file_path.as_deref())
             .time(millis(rec.start_time_ms))
             .int(rec.duration);
-        recordings.end_row();
+        rows.end_row();
     }
+}
+
+/// An epoch-millisecond time the service sent, if it is one.
+fn millis(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.and_then(DateTime::from_timestamp_millis)
 }
 
 /// A call a ccc2 source has yet to fetch the details of, as it was when read.
@@ -383,138 +399,96 @@ pub(crate) struct CallDetails {
 }
 
 /// Replaces the legs and recordings of the calls whose details were fetched and marks them done, in the
-/// caller's transaction (from [`begin`]). A call that changed since it was read keeps its details pending
-/// and its placeholder legs: the next round fetches them again. What it changed.
+/// caller's transaction (from [`begin`]), through the stage a window uses: the calls claimed go to
+/// `changed_calls`, their legs and recordings are COPY'd and upserted by the same statements. A call that
+/// changed since it was read keeps its details pending and its placeholder legs: the next round fetches them
+/// again. What it changed.
 pub(crate) async fn write_details(
     conn: &mut PgConnection,
     instance_id: &str,
     details: &[CallDetails],
 ) -> Result<WriteStats, sqlx::Error> {
+    sqlx::raw_sql(CREATE_STAGE).execute(&mut *conn).await?;
     let calls = details
         .iter()
         .map(|d| {
-            let work: Option<i64> = (!d.legs.is_empty()).then(|| {
-                d.legs
-                    .iter()
-                    .map(|l| i64::from(l.work_time.unwrap_or(0)))
-                    .sum()
-            });
             serde_json::json!({
                 "contact_id": d.call.contact_id, "last_changed_at": d.call.last_changed_at,
-                "leg_count": d.legs.len(), "work_time": work,
+                "leg_count": d.legs.len(), "work_time": legs_total(&d.legs, |l| l.work_time),
             })
         })
         .collect::<Vec<_>>();
-    let claimed: Vec<String> = sqlx::query_scalar(
-        "UPDATE ccc.calls AS c SET details_pending = false, leg_count = d.leg_count, work_time = d.work_time
-         FROM jsonb_to_recordset($2) AS d(contact_id text, last_changed_at timestamptz, leg_count int4,
-             work_time int4)
-         WHERE c.instance_id = $1 AND c.contact_id = d.contact_id AND c.details_pending
-           AND c.last_changed_at = d.last_changed_at
-         RETURNING c.contact_id",
+    let claimed = sqlx::query(
+        "WITH claimed AS (
+             UPDATE ccc.calls AS c SET details_pending = false, leg_count = d.leg_count,
+                 work_time = d.work_time
+             FROM jsonb_to_recordset($2) AS d(contact_id text, last_changed_at timestamptz,
+                 leg_count int4, work_time int4)
+             WHERE c.instance_id = $1 AND c.contact_id = d.contact_id AND c.details_pending
+               AND c.last_changed_at = d.last_changed_at
+             RETURNING c.instance_id, c.contact_id, c.business_date, false)
+         INSERT INTO changed_calls SELECT * FROM claimed",
     )
     .bind(instance_id)
     .bind(Value::Array(calls))
-    .fetch_all(&mut *conn)
-    .await?;
-    let millis = |ms: Option<i64>| ms.and_then(DateTime::<Utc>::from_timestamp_millis);
-    let mut legs = Vec::new();
-    let mut recordings = Vec::new();
-    for d in details
-        .iter()
-        .filter(|d| claimed.contains(&d.call.contact_id))
-    {
-        for (i, l) in d.legs.iter().enumerate() {
-            legs.push(serde_json::json!({
-                "contact_id": d.call.contact_id, "leg_no": position(i), "agent_id": l.agent_id,
-                "agent_name": l.agent_name, "skill_group_name": l.skill_group_name,
-                "start_time": millis(l.start_time_ms), "queue_time": l.queue_time,
-                "ring_time": l.ring_time, "talk_time": l.talk_time, "hold_time": l.hold_time,
-                "work_time": l.work_time, "satisfaction": l.satisfaction, "feedback": l.feedback,
-            }));
-        }
-        for (i, r) in d.recordings.iter().enumerate() {
-            recordings.push(serde_json::json!({
-                "contact_id": d.call.contact_id, "recording_no": position(i),
-                "contact_type": r.contact_type, "agent_id": r.agent_id, "agent_name": r.agent_name,
-                "calling_number": r.calling_number, "called_number": r.called_number,
-                "channel": r.channel, "file_name": r.file_name,
-                "file_description": r.file_description, "file_path": r.file_path,
-                "start_time": millis(r.start_time_ms), "duration": r.duration,
-            }));
-        }
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let (mut legs, mut recordings) = (CopyText::default(), CopyText::default());
+    for d in details {
+        let contact_id = Some(d.call.contact_id.as_str());
+        stage_legs(&mut legs, Some(instance_id), contact_id, &d.legs);
+        stage_recordings(
+            &mut recordings,
+            Some(instance_id),
+            contact_id,
+            &d.recordings,
+        );
     }
-    let mut stats = WriteStats::default();
-    for (name, rows) in [("agent_legs", legs), ("recordings", recordings)] {
-        let removed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM ccc.{name} WHERE instance_id = $1 AND contact_id = ANY($2)"
-        )))
-        .bind(instance_id)
-        .bind(&claimed)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        let written = insert_json_rows(conn, instance_id, table(name), rows).await?;
-        let changed = removed.max(written);
-        match name {
-            "agent_legs" => stats.legs += changed,
-            _ => stats.recordings += changed,
-        }
-    }
-    stats.calls = claimed.len() as u64;
+    copy_into(conn, "staged_agent_legs", &legs).await?;
+    copy_into(conn, "staged_recordings", &recordings).await?;
+    let mut run = async |sql: &'static str| -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql).execute(&mut *conn).await?.rows_affected())
+    };
+    let stats = WriteStats {
+        calls: claimed,
+        legs: run(REMOVE_CLAIMED_LEGS)
+            .await?
+            .max(run(&UPSERT_LEGS).await?),
+        recordings: run(REMOVE_CLAIMED_RECORDINGS)
+            .await?
+            .max(run(&UPSERT_RECORDINGS).await?),
+        quarantined: 0,
+    };
+    run(DROP_STAGE).await?;
     Ok(stats)
 }
 
-/// Inserts `rows` (JSON objects named by column) into `table` for `instance_id`, a leg's `business_date` being
-/// its call's.
-async fn insert_json_rows(
+/// Removes every leg of the calls whose details were claimed, before their fetched legs are written.
+const REMOVE_CLAIMED_LEGS: &str = "
+    DELETE FROM ccc.agent_legs AS x USING changed_calls AS k
+    WHERE x.instance_id = k.instance_id AND x.contact_id = k.contact_id";
+
+/// Removes every recording of the calls whose details were claimed, like [`REMOVE_CLAIMED_LEGS`].
+const REMOVE_CLAIMED_RECORDINGS: &str = "
+    DELETE FROM ccc.recordings AS x USING changed_calls AS k
+    WHERE x.instance_id = k.instance_id AND x.contact_id = k.contact_id";
+
+/// COPYs `rows` into the stage's `table`, if there are any.
+async fn copy_into(
     conn: &mut PgConnection,
-    instance_id: &str,
-    table: &Table,
-    rows: Vec<Value>,
-) -> Result<u64, sqlx::Error> {
+    table: &str,
+    rows: &CopyText,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
-    let typed = |c: &str| match c {
-        "leg_no" | "recording_no" => "int2",
-        "start_time" => "timestamptz",
-        c if c.ends_with("_time") || c == "duration" => "int4",
-        _ => "text",
-    };
-    let own: Vec<&str> = [&table.key[1..], table.columns]
-        .concat()
-        .into_iter()
-        .filter(|c| *c != "business_date")
-        .collect();
-    let select = [table.key, table.columns]
-        .concat()
-        .iter()
-        .map(|c| match *c {
-            "instance_id" => "$1".to_owned(),
-            "business_date" => "c.business_date".to_owned(),
-            c => format!("r.{c}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let record = own
-        .iter()
-        .map(|c| format!("{c} {}", typed(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO ccc.{name} ({list}) SELECT {select}
-         FROM jsonb_to_recordset($2) AS r({record})
-         JOIN ccc.calls AS c ON c.instance_id = $1 AND c.contact_id = r.contact_id",
-        name = table.name,
-        list = table.column_list(),
-    );
-    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(instance_id)
-        .bind(Value::Array(rows))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+        .await?;
+    copy.send(rows.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
 /// Keeps records that cannot be stored as calls, once each, with the request that brought them.
@@ -757,17 +731,13 @@ fn count(len: usize) -> i32 {
     i32::try_from(len).unwrap_or(i32::MAX)
 }
 
-/// A call's total over its legs as the leg-totals trigger defines it: a missing leg value counts as 0, and a
-/// call without legs has no total.
-fn leg_total(r: &CallRecord, field: impl Fn(&crate::ccc::AgentLeg) -> Option<i32>) -> Option<i32> {
-    if r.agents.is_empty() {
+/// A total over legs as the leg-totals trigger defines it: a missing leg value counts as 0, and no legs have no
+/// total.
+fn legs_total(legs: &[AgentLeg], field: impl Fn(&AgentLeg) -> Option<i32>) -> Option<i32> {
+    if legs.is_empty() {
         return None;
     }
-    let sum: i64 = r
-        .agents
-        .iter()
-        .map(|l| i64::from(field(l).unwrap_or(0)))
-        .sum();
+    let sum: i64 = legs.iter().map(|l| i64::from(field(l).unwrap_or(0))).sum();
     Some(i32::try_from(sum).unwrap_or(i32::MAX))
 }
 
