@@ -1254,8 +1254,10 @@ interval = "1m"
     #[test]
     fn each_api_has_its_documented_limits_and_call_details_default() {
         let with = |extra: &str| {
-            let text = MINIMAL.replace("lookback = \"2h\"", &format!("lookback = \"2h\"\n{extra}"));
-            load_text(&text, &keys()).expect("valid").sources.remove(0)
+            load_text(&with_source_lines(extra), &keys())
+                .expect("valid")
+                .sources
+                .remove(0)
         };
         let agent = with("");
         assert_eq!(agent.api, Api::Agent);
@@ -1285,55 +1287,33 @@ interval = "1m"
 
     #[test]
     fn an_unknown_api_and_limits_out_of_range_name_the_key_and_the_fix() {
-        let text = MINIMAL.replace(
-            "lookback = \"2h\"",
-            "lookback = \"2h\"\napi = \"ccc3\"\ncall_details = \"yes\"\nmax_window = \"2h\"\nchunk = \"6h\"",
-        );
-        let shown: Vec<String> = problems(&text, &keys())
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let has = |needles: &[&str]| shown.iter().any(|p| needles.iter().all(|n| p.contains(n)));
-        assert!(
-            has(&["sources[0].api", "\"ccc3\"", "\"ccc2\""]),
-            "{shown:#?}"
-        );
-        assert!(
-            has(&["sources[0].call_details", "\"yes\"", "\"off\""]),
-            "{shown:#?}"
-        );
-        assert!(
-            has(&["sources[0].chunk", "longer than max_window"]),
-            "{shown:#?}"
-        );
-        let over = MINIMAL.replace(
-            "lookback = \"2h\"",
-            "lookback = \"2h\"\napi = \"ccc2\"\nmax_page_number = 500",
-        );
-        let shown: Vec<String> = problems(&over, &keys())
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert!(
-            shown
+        let said = |extra: &str, needles: &[&str]| {
+            let shown: Vec<String> = problems(&with_source_lines(extra), &keys())
                 .iter()
-                .any(|p| p.contains("sources[0].max_page_number") && p.contains("at most 100")),
-            "{shown:#?}"
+                .map(ToString::to_string)
+                .collect();
+            assert!(
+                shown.iter().any(|p| needles.iter().all(|n| p.contains(n))),
+                "{needles:?} in {shown:#?}"
+            );
+        };
+        let several = "api = \"ccc3\"\ncall_details = \"yes\"\nmax_window = \"2h\"\nchunk = \"6h\"";
+        said(several, &["sources[0].api", "\"ccc3\"", "\"ccc2\""]);
+        said(several, &["sources[0].call_details", "\"yes\"", "\"off\""]);
+        said(several, &["sources[0].chunk", "longer than max_window"]);
+        said(
+            "api = \"ccc2\"\nmax_page_number = 500",
+            &["sources[0].max_page_number", "at most 100"],
         );
-        let details = MINIMAL.replace(
-            "lookback = \"2h\"",
-            "lookback = \"2h\"\napi = \"instance\"\ncall_details = \"on\"",
+        said(
+            "api = \"instance\"\ncall_details = \"on\"",
+            &["sources[0].call_details", "only for api"],
         );
-        let shown: Vec<String> = problems(&details, &keys())
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert!(
-            shown
-                .iter()
-                .any(|p| p.contains("sources[0].call_details") && p.contains("only for api")),
-            "{shown:#?}"
-        );
+    }
+
+    /// The minimal configuration with `extra` lines in its source.
+    fn with_source_lines(extra: &str) -> String {
+        MINIMAL.replace("lookback = \"2h\"", &format!("lookback = \"2h\"\n{extra}"))
     }
 
     #[test]
