@@ -76,6 +76,24 @@ async fn until_progress<T: PartialEq, F: Future<Output = T>>(
     }
 }
 
+/// `ccc-sync once` with `config`, logging warnings only; its stdout is kept.
+fn once(config: &std::path::Path) -> std::process::Child {
+    daemon::ccc_sync(config)
+        .args(["--log-level", "warn", "once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Waits for `child` to exit; what it printed.
+async fn to_the_end(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("output")
+}
+
 /// SIGKILLs `child` and reaps it.
 async fn kill(mut child: std::process::Child) {
     child.kill().expect("SIGKILL");
@@ -117,14 +135,7 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
     let config = Config::new(&db.url)
         .source(source)
         .write(dir.path(), "c.toml");
-    let run = || {
-        daemon::ccc_sync(&config)
-            .args(["--log-level", "warn", "once"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
+    let run = || once(&config);
 
     // Kill delays spread from before the first query to deep inside a window: a fixed pseudo-random sequence.
     // Every other run is first let commit one window of its own, so that the kills interleave with progress
@@ -153,13 +164,7 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
 
     let mut finished = false;
     for _ in 0..20 {
-        let out = tokio::task::spawn_blocking({
-            let child = run();
-            move || child.wait_with_output()
-        })
-        .await
-        .expect("join")
-        .expect("output");
+        let out = to_the_end(run()).await;
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "the final run failed: {said}");
         if !said.contains("skipped") {
@@ -217,14 +222,7 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
     let config = Config::new(&db.url)
         .source(source)
         .write(dir.path(), "c.toml");
-    let run = || {
-        daemon::ccc_sync(&config)
-            .args(["--log-level", "warn", "once"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
+    let run = || once(&config);
 
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut moved = 0;
@@ -261,13 +259,7 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
 
     let mut finished = false;
     for _ in 0..20 {
-        let status = tokio::task::spawn_blocking({
-            let child = run();
-            move || child.wait_with_output()
-        })
-        .await
-        .expect("join")
-        .expect("output");
+        let status = to_the_end(run()).await;
         assert!(status.status.success(), "the final run failed");
         if progress(&db).await.0 == truth.len() as i64 {
             finished = true;
