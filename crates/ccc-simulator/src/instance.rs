@@ -175,6 +175,15 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+
+    /// The field names of a JSON object.
+    fn field_names(v: &serde_json::Value) -> Vec<&str> {
+        v.as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
     use crate::data::{Shape, skeleton};
 
     const T0: i64 = 1_700_000_000_000;
@@ -236,12 +245,7 @@ mod tests {
                 .as_array()
                 .expect("agents")
             {
-                let keys: Vec<&str> = agent
-                    .as_object()
-                    .expect("agent")
-                    .keys()
-                    .map(String::as_str)
-                    .collect();
+                let keys = field_names(agent);
                 assert!(
                     keys.iter()
                         .all(|k| ["AgentId", "Satisfaction", "Feedback"].contains(k)),
@@ -252,12 +256,7 @@ mod tests {
                 .as_array()
                 .expect("recordings")
             {
-                let keys: Vec<&str> = rec
-                    .as_object()
-                    .expect("recording")
-                    .keys()
-                    .map(String::as_str)
-                    .collect();
+                let keys = field_names(rec);
                 assert_eq!(keys.len(), RECORDING_FIELDS.len(), "{keys:?}");
                 assert!(
                     keys.iter().all(|k| RECORDING_FIELDS.contains(k)),
