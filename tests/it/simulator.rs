@@ -1823,22 +1823,24 @@ async fn deleted_files_are_not_found_by_their_actions_and_their_links_404() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_reset_download_is_cut_short_and_a_slow_one_arrives_whole() {
-    let sim = start(SimulatorConfig {
+/// A simulator whose downloads reset mid-body or start 200 ms late with these probabilities.
+async fn with_download_faults(reset: f64, slow: f64) -> SimulatorHandle {
+    start(SimulatorConfig {
         faults: Faults {
             slow_for: Duration::from_millis(200),
             ..Faults::default()
         },
         ..archive_config(RecordingArchive {
-            faults: DownloadFaults {
-                reset: 1.0,
-                slow: 0.0,
-            },
+            faults: DownloadFaults { reset, slow },
             ..RecordingArchive::default()
         })
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_reset_download_is_cut_short_and_a_slow_one_arrives_whole() {
+    let sim = with_download_faults(1.0, 0.0).await;
     let file = a_file(&sim.recording_files(sim.now()), false);
     let link = download_link(&sim, &file.file_name).await;
 
@@ -1868,20 +1870,7 @@ async fn a_reset_download_is_cut_short_and_a_slow_one_arrives_whole() {
     );
     sim.shutdown().await;
 
-    let slow = start(SimulatorConfig {
-        faults: Faults {
-            slow_for: Duration::from_millis(200),
-            ..Faults::default()
-        },
-        ..archive_config(RecordingArchive {
-            faults: DownloadFaults {
-                reset: 0.0,
-                slow: 1.0,
-            },
-            ..RecordingArchive::default()
-        })
-    })
-    .await;
+    let slow = with_download_faults(0.0, 1.0).await;
     let link = download_link(&slow, &file.file_name).await;
     let (status, _, body) = download(&link).await;
     assert_eq!(status, 200);
