@@ -15,7 +15,7 @@ use super::credentials::{CredentialProvider, Credentials};
 use super::error::CccError;
 use super::identity::user_agent;
 use super::redact::{Redactor, redact_security_token};
-use super::wire::{self, BodyError, CallDetail, ListPage, Recording};
+use super::wire::{self, BodyError, CallDetail, FileLink, ListPage, Recording};
 use ccc_signature::{percent_encode, sign_params};
 
 pub const API_VERSION: &str = "2017-07-05";
@@ -241,6 +241,44 @@ impl CccClient {
             VERSION_2020,
             &params,
             wire::parse_mono_recordings_body,
+        )
+        .await
+    }
+
+    /// `DownloadRecording` (2017-07-05): a fresh link to one recording file, valid for an hour.
+    pub async fn download_recording(
+        &self,
+        instance_id: &str,
+        file_name: &str,
+    ) -> Result<(String, FileLink), CccError> {
+        let params = [
+            ("InstanceId", instance_id.to_owned()),
+            ("FileName", file_name.to_owned()),
+        ];
+        self.call(
+            "DownloadRecording",
+            Api::Instance.version(),
+            &params,
+            wire::parse_download_recording_body,
+        )
+        .await
+    }
+
+    /// `ListMonoRecordings` (2020-07-01) for its links: one call's files, each with a fresh link.
+    pub async fn mono_recording_links(
+        &self,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> Result<(String, Vec<FileLink>), CccError> {
+        let params = [
+            ("InstanceId", instance_id.to_owned()),
+            ("ContactId", contact_id.to_owned()),
+        ];
+        self.call(
+            "ListMonoRecordings",
+            VERSION_2020,
+            &params,
+            wire::parse_mono_links_body,
         )
         .await
     }

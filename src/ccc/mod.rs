@@ -6,7 +6,7 @@ pub mod api;
 pub mod client;
 pub mod credentials;
 pub mod error;
-mod identity;
+pub(crate) mod identity;
 mod redact;
 pub mod wire;
 
@@ -14,4 +14,4 @@ pub use api::Api;
 pub use client::{CccClient, ClientSettings, PageRequest};
 pub use credentials::{CredentialProvider, Credentials};
 pub use error::CccError;
-pub use wire::{AgentLeg, CallDetail, CallRecord, InvalidRecord, ListPage, Recording};
+pub use wire::{AgentLeg, CallDetail, CallRecord, FileLink, InvalidRecord, ListPage, Recording};

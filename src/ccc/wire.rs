@@ -221,15 +221,17 @@ pub fn parse_list_body_2020(body: &[u8]) -> Result<ListPage, BodyError> {
 
 /// A successful answer's `RequestId` and its `Data`, taken out of the document (`None` when absent).
 fn success_data(body: &[u8]) -> Result<(String, Option<Value>), BodyError> {
+    success_field(body, "Data")
+}
+
+/// A successful answer's `RequestId` and its top-level `field` (absent when missing or `null`).
+fn success_field(body: &[u8], field: &str) -> Result<(String, Option<Value>), BodyError> {
     let mut doc = parse_json(body).map_err(BodyError::Malformed)?;
     if !is_success(&doc) {
         return Err(BodyError::NotSuccess(error_body(&doc)));
     }
     let request_id = text(&doc, "RequestId").unwrap_or_default();
-    let data = doc
-        .get_mut("Data")
-        .map(Value::take)
-        .filter(|d| !d.is_null());
+    let data = doc.get_mut(field).map(Value::take).filter(|d| !d.is_null());
     Ok((request_id, data))
 }
 
@@ -452,6 +454,56 @@ pub fn parse_mono_recordings_body(body: &[u8]) -> Result<(String, Vec<Recording>
         })
         .collect::<Result<_, BodyError>>()?;
     Ok((request_id, recordings))
+}
+
+/// A recording file's download link. It expires (an hour on 1.0, a day on 2.0), so it is used at once and
+/// never stored or logged: its query signs the download.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileLink {
+    pub file_name: String,
+    pub url: String,
+}
+
+/// The link without its signing query.
+impl std::fmt::Debug for FileLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.url.split('?').next().unwrap_or_default();
+        f.debug_struct("FileLink")
+            .field("file_name", &self.file_name)
+            .field("url", &format_args!("{shown}?[REDACTED]"))
+            .finish()
+    }
+}
+
+/// `DownloadRecording` (2017-07-05): `MediaDownloadParam.SignatureUrl`, which arrives wrapped in an extra
+/// pair of double quotes (removed here).
+pub fn parse_download_recording_body(body: &[u8]) -> Result<(String, FileLink), BodyError> {
+    let (request_id, param) = success_field(body, "MediaDownloadParam")?;
+    let param = param.ok_or_else(|| BodyError::Malformed("no MediaDownloadParam".into()))?;
+    let url = text(&param, "SignatureUrl")
+        .map(|u| u.trim().trim_matches('"').to_owned())
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .ok_or_else(|| {
+            BodyError::Malformed("MediaDownloadParam.SignatureUrl is not an http(s) link".into())
+        })?;
+    let file_name = text(&param, "FileName").unwrap_or_default();
+    Ok((request_id, FileLink { file_name, url }))
+}
+
+/// `ListMonoRecordings` (2020-07-01): each file's link (`FileUrl`); an item without one is left out.
+pub fn parse_mono_links_body(body: &[u8]) -> Result<(String, Vec<FileLink>), BodyError> {
+    let (request_id, data) = success_data(body)?;
+    let links = list(data.as_ref(), "MonoRecording")
+        .map_err(|e| BodyError::Malformed(format!("Data {e}")))?
+        .into_iter()
+        .filter_map(|r| {
+            Some(FileLink {
+                file_name: text(r, "FileName")?,
+                url: text(r, "FileUrl").filter(|u| !u.is_empty())?,
+            })
+        })
+        .collect();
+    Ok((request_id, links))
 }
 
 /// Reads what an error body says; any field may be missing, and the body may not be JSON at all.
