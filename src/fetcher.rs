@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ccc::{
-    AgentLeg, Api, CallRecord, CccClient, CccError, InvalidRecord, PageRequest, Recording,
+    AgentLeg, Api, CallRecord, CccClient, CccError, FileLink, InvalidRecord, PageRequest, Recording,
 };
 use crate::config::QueryLimits;
 use crate::pii::PhoneNumbers;
@@ -96,14 +96,39 @@ pub enum FetchError {
         #[source]
         source: CccError,
     },
+    #[error("the link to recording {file_name} failed after {attempts} attempt(s): {source}")]
+    Link {
+        file_name: String,
+        attempts: u32,
+        #[source]
+        source: CccError,
+    },
     #[error("shutting down")]
     Cancelled,
+}
+
+/// The codes with which the service says a recording file (or its call) is not there any more.
+const GONE_CODES: &[&str] = &[
+    "NotExist.Record",
+    "NotExists.Recording",
+    "NotExists.ContactId",
+];
+
+/// What the service said of a recording file asked for.
+#[derive(Debug)]
+pub(crate) enum LinkAnswer {
+    /// A fresh link.
+    Link(FileLink),
+    /// The service no longer has the file: why, with the RequestId.
+    Gone(String),
 }
 
 impl FetchError {
     pub(crate) fn ccc(&self) -> Option<&CccError> {
         match self {
-            FetchError::Request { source, .. } | FetchError::Details { source, .. } => Some(source),
+            FetchError::Request { source, .. }
+            | FetchError::Details { source, .. }
+            | FetchError::Link { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -114,16 +139,19 @@ impl FetchError {
             FetchError::TooManyPages => Some("TooManyPages"),
             FetchError::TooDense { .. } => Some("WindowTooDense"),
             FetchError::OutsideWindow { .. } => Some("RecordOutsideWindow"),
-            FetchError::Request { .. } | FetchError::Details { .. } | FetchError::Cancelled => None,
+            FetchError::Request { .. }
+            | FetchError::Details { .. }
+            | FetchError::Link { .. }
+            | FetchError::Cancelled => None,
         }
     }
 
     /// The request behind the failure, when one is known.
     pub(crate) fn request_id(&self) -> Option<&str> {
         match self {
-            FetchError::Request { source, .. } | FetchError::Details { source, .. } => {
-                source.request_id()
-            }
+            FetchError::Request { source, .. }
+            | FetchError::Details { source, .. }
+            | FetchError::Link { source, .. } => source.request_id(),
             FetchError::TooDense { request_id, .. }
             | FetchError::OutsideWindow { request_id, .. } => Some(request_id),
             FetchError::TooManyPages | FetchError::Cancelled => None,
@@ -330,6 +358,55 @@ impl Fetcher {
             detail.agent_legs(skill_group_ids, skill_group_names),
             recordings,
         ))
+    }
+
+    /// A fresh download link to one recording file of a call: `DownloadRecording` on CCC 1.0 (agent and
+    /// instance sources), `ListMonoRecordings` on 2.0. Retried like a page.
+    pub(crate) async fn recording_link(
+        &self,
+        contact_id: &str,
+        file_name: &str,
+        cancel: &CancellationToken,
+    ) -> Result<LinkAnswer, FetchError> {
+        let instance = &self.instance_id;
+        let what = format!("link to recording {file_name}");
+        let answer = match self.api {
+            Api::Agent | Api::Instance => self
+                .retried(
+                    &what,
+                    || self.paced(|| self.client.download_recording(instance, file_name)),
+                    cancel,
+                )
+                .await
+                .map(|(_, link)| LinkAnswer::Link(link)),
+            Api::Ccc2 => self
+                .retried(
+                    &what,
+                    || self.paced(|| self.client.mono_recording_links(instance, contact_id)),
+                    cancel,
+                )
+                .await
+                .map(|(request_id, links)| {
+                    match links.into_iter().find(|l| l.file_name == file_name) {
+                        Some(link) => LinkAnswer::Link(link),
+                        None => LinkAnswer::Gone(format!(
+                            "not listed by ListMonoRecordings (RequestId {request_id})"
+                        )),
+                    }
+                }),
+        };
+        match answer {
+            Ok(answer) => Ok(answer),
+            Err(GaveUp::Cancelled) => Err(FetchError::Cancelled),
+            Err(GaveUp::Failed { error, .. }) if GONE_CODES.contains(&error.code()) => {
+                Ok(LinkAnswer::Gone(error.to_string()))
+            }
+            Err(GaveUp::Failed { error, attempts }) => Err(FetchError::Link {
+                file_name: file_name.to_owned(),
+                attempts,
+                source: error,
+            }),
+        }
     }
 
     /// Sends a request until it succeeds or is not worth retrying. An expired STS token is not retried as is:
