@@ -22,6 +22,9 @@ use crate::pii::{PhoneNumberMode, PhoneNumbers};
 pub(crate) use crate::problem::ConfigProblem;
 use crate::problem::Problems;
 
+mod recordings;
+pub use recordings::{RecordingsSettings, S3Settings, TargetSettings};
+
 /// The prefix of environment overrides: `CCC_SYNC__SOURCES__0__LOOKBACK=3h` sets `sources[0].lookback`.
 pub(crate) const ENV_PREFIX: &str = "CCC_SYNC__";
 
@@ -33,6 +36,8 @@ pub struct Settings {
     /// Where `/livez`, `/readyz` and `/metrics` are served; off when absent.
     pub server_listen: Option<std::net::SocketAddr>,
     pub warehouse: WarehouseSettings,
+    /// The recording archive (`[recordings]`); `None` when it is off, the default.
+    pub recordings: Option<RecordingsSettings>,
 }
 
 /// What the warehouse keeps and how it counts days (`[warehouse]`): one for all sources.
@@ -226,6 +231,8 @@ struct RawSettings {
     server: RawServer,
     #[serde(default)]
     warehouse: RawWarehouse,
+    #[serde(default)]
+    recordings: recordings::RawRecordings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -415,8 +422,10 @@ mod shape {
     /// The kind of value a key takes; every key not listed here is text.
     fn kind(name: &str) -> Kind {
         match name {
-            "max_connections" | "page_size" | "max_page_number" => Kind::WholeNumber,
-            "max_requests_per_second" => Kind::Number,
+            "max_connections" | "page_size" | "max_page_number" | "concurrency" => {
+                Kind::WholeNumber
+            }
+            "max_requests_per_second" | "max_files_per_second" => Kind::Number,
             _ => Kind::Text,
         }
     }
@@ -461,6 +470,7 @@ mod shape {
             ("database", keys::<super::RawDatabase>()),
             ("server", keys::<super::RawServer>()),
             ("warehouse", keys::<super::RawWarehouse>()),
+            ("recordings", keys::<super::recordings::RawRecordings>()),
         ] {
             if let Some(Value::Object(fields)) = top.get_mut(table) {
                 fields_of(fields, table, names, origins, p);
@@ -661,6 +671,7 @@ fn validate(raw: RawSettings) -> Result<Settings, Vec<ConfigProblem>> {
         );
     }
     let warehouse = validate_warehouse(&raw.warehouse, &mut p);
+    let recordings = recordings::validate(&raw.recordings, &mut p);
     let mut names: Vec<String> = Vec::new();
     let mut sources = Vec::new();
     for (i, s) in raw.sources.into_iter().enumerate() {
@@ -694,6 +705,7 @@ fn validate(raw: RawSettings) -> Result<Settings, Vec<ConfigProblem>> {
             sources,
             server_listen,
             warehouse,
+            recordings,
         }),
         _ => Err(p.0),
     }
