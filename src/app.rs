@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::archive::{self, ArchiveError, ArchiveStats, Archiver, Span};
 use crate::ccc::PageRequest;
 use crate::config::Settings;
 use crate::health::Health;
@@ -32,6 +33,8 @@ pub enum AppError {
     Sync(Box<SyncError>),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Archive(Box<ArchiveError>),
     #[error("{failed} of {total} source(s) failed")]
     SourcesFailed { failed: usize, total: usize },
     #[error("check failed")]
@@ -57,12 +60,18 @@ pub struct App {
     pub settings: Settings,
     pub pool: PgPool,
     pub sources: Vec<Source>,
+    /// The recording archive, when `[recordings]` turns it on.
+    pub archiver: Option<Archiver>,
 }
 
 impl App {
     /// The pool and a client per source, from what start-up made ready; connects to nothing yet.
     pub fn new(ready: Ready) -> Result<App, AppError> {
-        let Ready { settings, sources } = ready;
+        let Ready {
+            settings,
+            sources,
+            archive,
+        } = ready;
         let pool = db::pool(
             settings.database.connect.clone(),
             settings.database.max_connections,
@@ -73,10 +82,17 @@ impl App {
             .map(Source::new)
             .collect::<Result<_, _>>()
             .map_err(|e| AppError::Usage(e.to_string()))?;
+        let archiver = match (archive, &settings.recordings) {
+            (Some(target), Some(recordings)) => {
+                Some(Archiver::new(pool.clone(), target, recordings.clone()))
+            }
+            _ => None,
+        };
         Ok(App {
             settings,
             pool,
             sources,
+            archiver,
         })
     }
 
@@ -156,6 +172,11 @@ impl App {
         self.apply_warehouse_settings().await?;
         self.publish_stored_state(&health).await;
         health.set_migrated();
+        let archiving = self.archiver.clone().map(|archiver| {
+            let sources = self.sources.clone();
+            let interval = archiver.interval();
+            tokio::spawn(archive::run(archiver, sources, interval, cancel.clone()))
+        });
         scheduler::run(
             self.pool,
             self.sources,
@@ -164,10 +185,67 @@ impl App {
             cancel,
         )
         .await;
+        if let Some(archiving) = archiving {
+            let _ = archiving.await;
+        }
         if let Some(server) = server {
             let _ = server.await;
         }
         Ok(())
+    }
+
+    /// `ccc-sync recordings archive`: one pass of the recording archive over every archiving source (or
+    /// `source`), for calls within `span`. A source whose instance another process is archiving is
+    /// reported with `None`.
+    pub async fn archive_recordings(
+        &self,
+        source: Option<&str>,
+        span: Span,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<(String, Option<ArchiveStats>)>, AppError> {
+        let Some(archiver) = &self.archiver else {
+            return Err(AppError::Usage(
+                "the recording archive is off; set [recordings] archive = \"s3\" or \"directory\" (README.md, \"Recording archive\")".into(),
+            ));
+        };
+        let sources = match source {
+            Some(name) => vec![self.source(name)?],
+            None => Archiver::sources(&self.sources),
+        };
+        if let (Some(from), Some(to)) = (span.from, span.to)
+            && from >= to
+        {
+            return Err(AppError::Usage(format!(
+                "--from {from} is not before --to {to}"
+            )));
+        }
+        self.migrate().await?;
+        let mut done = Vec::new();
+        for source in sources {
+            let stats = archiver
+                .archive_locked(source, span, cancel)
+                .await
+                .map_err(|e| match e {
+                    ArchiveError::Interrupted => AppError::Sync(Box::new(SyncError::Interrupted)),
+                    e => AppError::Archive(Box::new(e)),
+                })?;
+            done.push((source.name().to_owned(), stats));
+        }
+        Ok(done)
+    }
+
+    /// The configured source called `name`.
+    fn source(&self, name: &str) -> Result<&Source, AppError> {
+        self.sources
+            .iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.sources.iter().map(Source::name).collect();
+                AppError::Usage(format!(
+                    "no source named {name:?}; configured: {}",
+                    names.join(", ")
+                ))
+            })
     }
 
     /// Makes every source known to `health` with its stored watermark (or, for a new source, the one its
@@ -239,17 +317,7 @@ impl App {
         to: DateTime<Utc>,
         cancel: &CancellationToken,
     ) -> Result<PassOutcome, AppError> {
-        let source = self
-            .sources
-            .iter()
-            .find(|s| s.name() == source)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.sources.iter().map(Source::name).collect();
-                AppError::Usage(format!(
-                    "no source named {source:?}; configured: {}",
-                    names.join(", ")
-                ))
-            })?;
+        let source = self.source(source)?;
         if from >= to {
             return Err(AppError::Usage(format!(
                 "--from {from} is not before --to {to}"

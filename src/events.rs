@@ -77,6 +77,32 @@ fn describe() {
         "Calls whose agent events and recordings were fetched (api ccc2, call_details on)"
     );
     describe_counter!(
+        "ccc_sync_recordings_archived_total",
+        "Recording files copied into the archive target"
+    );
+    describe_counter!(
+        "ccc_sync_recording_bytes_archived_total",
+        Unit::Bytes,
+        "Bytes of recording files copied into the archive target"
+    );
+    describe_counter!(
+        "ccc_sync_recording_failures_total",
+        "Recording files not archived, by reason: gone (the service no longer has it), download, upload, api"
+    );
+    describe_counter!(
+        "ccc_sync_recording_links_refreshed_total",
+        "Download links that had expired (or were refused) and were asked for again"
+    );
+    describe_gauge!(
+        "ccc_sync_recording_backlog",
+        "Recording files of the source's instance not archived yet (failing ones included, gone ones not)"
+    );
+    describe_gauge!(
+        "ccc_sync_recording_backlog_oldest_seconds",
+        Unit::Seconds,
+        "Age of the call of the oldest recording not archived yet; 0 when none waits"
+    );
+    describe_counter!(
         "ccc_sync_records_fetched_total",
         "Records received in committed windows"
     );
@@ -148,6 +174,32 @@ pub(crate) fn window_splits(source: &str, splits: u32) {
 /// The details of `calls` calls were fetched and committed.
 pub(crate) fn call_details(source: &str, calls: u64) {
     counter!("ccc_sync_call_details_total", "source" => source.to_owned()).increment(calls);
+}
+
+/// A recording file of `bytes` bytes was archived.
+pub(crate) fn recording_archived(source: &str, bytes: u64) {
+    counter!("ccc_sync_recordings_archived_total", "source" => source.to_owned()).increment(1);
+    counter!("ccc_sync_recording_bytes_archived_total", "source" => source.to_owned())
+        .increment(bytes);
+}
+
+/// A recording file was not archived (`gone`, `download`, `upload`, `api`).
+pub(crate) fn recording_failed(source: &str, reason: &'static str) {
+    counter!("ccc_sync_recording_failures_total", "source" => source.to_owned(), "reason" => reason)
+        .increment(1);
+}
+
+/// A download link was asked for again.
+pub(crate) fn recording_link_refreshed(source: &str) {
+    counter!("ccc_sync_recording_links_refreshed_total", "source" => source.to_owned())
+        .increment(1);
+}
+
+/// The source's recording backlog as just counted.
+pub(crate) fn recording_backlog(source: &str, files: u64, oldest: Option<Duration>) {
+    gauge!("ccc_sync_recording_backlog", "source" => source.to_owned()).set(files as f64);
+    gauge!("ccc_sync_recording_backlog_oldest_seconds", "source" => source.to_owned())
+        .set(oldest.unwrap_or_default().as_secs_f64());
 }
 
 /// A window was committed.

@@ -29,6 +29,7 @@
 //! this library.
 
 pub mod app;
+pub mod archive;
 pub mod ccc;
 pub mod config;
 pub mod db;

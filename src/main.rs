@@ -64,6 +64,9 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// The recording archive ([recordings] in the config).
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
     /// Show each source's watermark, lag and last run.
     Status,
     /// Serve simulated CCC call records (the built-in simulator); needs no config file.
@@ -117,6 +120,22 @@ fn main() -> ExitCode {
 }
 
 /// Commands whose stdout is a report for a person log to stderr, so that stdout holds one format.
+#[derive(Subcommand)]
+enum RecordingsCommand {
+    /// Archive every recording file not archived yet (a backlog, once), then exit.
+    Archive {
+        /// Only this source's instance (default: every instance, through its whole-instance source if any).
+        #[arg(long)]
+        source: Option<String>,
+        /// Only calls that started at or after this: RFC 3339 or epoch milliseconds.
+        #[arg(long, value_parser = app::parse_time)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only calls that started before this: RFC 3339 or epoch milliseconds.
+        #[arg(long, value_parser = app::parse_time)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
 fn log_stream(command: &Command) -> LogStream {
     match command {
         Command::Status | Command::Check { .. } | Command::Demo(_) | Command::Bench(_) => {
@@ -126,6 +145,7 @@ fn log_stream(command: &Command) -> LogStream {
         | Command::Once
         | Command::Backfill { .. }
         | Command::Migrate
+        | Command::Recordings(_)
         | Command::Simulate(_) => LogStream::Stdout,
     }
 }
@@ -266,6 +286,42 @@ async fn execute(
             Ok(())
         }
         Command::Migrate => app.migrate().await,
+        Command::Recordings(RecordingsCommand::Archive { source, from, to }) => {
+            let span = ccc_sync::archive::Span { from, to };
+            for (source, stats) in app
+                .archive_recordings(source.as_deref(), span, &cancel)
+                .await?
+            {
+                let Some(stats) = stats else {
+                    if json {
+                        summary_line(serde_json::json!({
+                            "message": "Recordings skipped, another process is archiving them",
+                            "source": source,
+                        }));
+                    } else {
+                        println!("{source}: skipped, another process is archiving its recordings");
+                    }
+                    continue;
+                };
+                if json {
+                    summary_line(serde_json::json!({
+                        "message": "Recording archive summary",
+                        "source": source,
+                        "archived": stats.archived,
+                        "bytes": stats.bytes,
+                        "gone": stats.gone,
+                        "failed": stats.failed,
+                        "links_refreshed": stats.links_refreshed,
+                    }));
+                    continue;
+                }
+                println!(
+                    "{source}: {} file(s) archived ({} bytes), {} gone, {} failed (tried again later), {} link(s) refreshed",
+                    stats.archived, stats.bytes, stats.gone, stats.failed, stats.links_refreshed
+                );
+            }
+            Ok(())
+        }
         Command::Status => {
             print!("{}", app.status().await?);
             Ok(())

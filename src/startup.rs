@@ -7,6 +7,7 @@
 use std::cell::OnceCell;
 use std::path::Path;
 
+use crate::archive::Target;
 use crate::ccc::CredentialProvider;
 use crate::ccc::credentials::chain::{self, Found, NotFound};
 use crate::ccc::credentials::read_secret;
@@ -23,6 +24,8 @@ pub struct Ready {
     pub settings: Settings,
     /// One per configured source, in the configuration's order.
     pub sources: Vec<ReadySource>,
+    /// The recording archive's target, opened, when `[recordings]` turns it on.
+    pub archive: Option<Target>,
 }
 
 /// A source with its credentials found and the warehouse's phone-number treatment: all a client needs.
@@ -95,8 +98,16 @@ pub(crate) fn prepare(
             });
         }
     }
+    let archive = settings
+        .recordings
+        .as_ref()
+        .and_then(|recordings| Target::open(recordings, env, &mut p));
     if p.is_empty() {
-        Ok(Ready { settings, sources })
+        Ok(Ready {
+            settings,
+            sources,
+            archive,
+        })
     } else {
         Err(p.0)
     }
