@@ -106,6 +106,9 @@ pub struct ArchiveArgs {
     /// Probability of a recording download whose body waits --slow-for.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub download_slow: f64,
+    /// Share of recording files whose first link is handed out already expired.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    pub download_expired: f64,
 }
 
 fn key_arg(spec: &str) -> Result<AccessKey, String> {
@@ -162,6 +165,7 @@ impl SimulateArgs {
                 faults: DownloadFaults {
                     reset: self.archive.download_reset,
                     slow: self.archive.download_slow,
+                    expired_first: self.archive.download_expired,
                 },
             },
         }

@@ -375,6 +375,7 @@ pub async fn start(
         },
         endpoint: endpoint(addr),
         stats: Mutex::new(RequestStats::default()),
+        linked: Mutex::default(),
     });
     let app =
         server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();

@@ -70,12 +70,19 @@ pub struct DownloadFaults {
     pub reset: f64,
     /// The body starts only after [`crate::Faults::slow_for`].
     pub slow: f64,
+    /// The share of files (chosen by a hash of the name) whose first link is handed out already expired,
+    /// as if it had waited in a queue past its lifetime; every later link of the file is good.
+    pub expired_first: f64,
 }
 
 impl DownloadFaults {
     /// Each probability's name and value, for validation and the banner.
-    pub fn probabilities(&self) -> [(&'static str, f64); 2] {
-        [("download-reset", self.reset), ("download-slow", self.slow)]
+    pub fn probabilities(&self) -> [(&'static str, f64); 3] {
+        [
+            ("download-reset", self.reset),
+            ("download-slow", self.slow),
+            ("download-expired", self.expired_first),
+        ]
     }
 
     /// Draws whether this download is slow and whether it is reset.
@@ -110,6 +117,13 @@ impl RecordingArchive {
         self.deleted_fraction > 0.0
             && (mix(name_hash(file_name) ^ 0xDE1E_7ED0) as f64 / u64::MAX as f64)
                 < self.deleted_fraction
+    }
+
+    /// Whether the first link to `file_name` is handed out expired ([`DownloadFaults::expired_first`]).
+    pub fn first_link_expired(&self, file_name: &str) -> bool {
+        let fraction = self.faults.expired_first;
+        fraction > 0.0
+            && (mix(name_hash(file_name) ^ 0x0E_C9_12ED) as f64 / u64::MAX as f64) < fraction
     }
 
     /// The bytes of a recording of `duration_s` seconds named `file_name`.

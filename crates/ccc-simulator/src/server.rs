@@ -51,11 +51,28 @@ pub struct Shared {
     /// `http://host:port`: recording links point here.
     pub endpoint: String,
     pub stats: Mutex<RequestStats>,
+    /// Files whose first link was handed out: a file's first link may be expired, never a later one.
+    pub linked: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
     fn count(&self, update: impl FnOnce(&mut RequestStats)) {
         update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The `Expires` of a link to `file_name` made now that lives `lifetime`: already past for the first
+    /// link of a file [`crate::RecordingArchive::first_link_expired`] picks.
+    fn link_expires(&self, file_name: &str, lifetime: Duration) -> i64 {
+        let first = self
+            .linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file_name.to_owned());
+        if first && self.world.archive.first_link_expired(file_name) {
+            self.count(|s| s.downloads.expired_links_issued += 1);
+            return Utc::now().timestamp() - 1;
+        }
+        expires_in(lifetime)
     }
 
     /// Draws whether a download is slow and whether it is reset, counted.
@@ -327,7 +344,7 @@ impl Reply<'_> {
                     .call(q.instance, &q.contact_id, now_ms)
                     .ok_or_else(|| ApiError::contact_not_found(&q.contact_id))?;
                 let ctx = world.context(q.instance);
-                let expires_s = expires_in(world.archive.link_lifetime_ccc2);
+                let lifetime = world.archive.link_lifetime_ccc2;
                 let files: Vec<ccc2::MonoRecording> = ccc2::Call::new(&ctx, &slot, now_ms)
                     .mono_recordings()
                     .into_iter()
@@ -336,7 +353,7 @@ impl Reply<'_> {
                             &self.shared.endpoint,
                             ctx.instance_id,
                             &m.file_name,
-                            expires_s,
+                            self.shared.link_expires(&m.file_name, lifetime),
                         )),
                         ..m
                     })
@@ -352,7 +369,8 @@ impl Reply<'_> {
                     &self.shared.endpoint,
                     &file.instance_id,
                     &file.file_name,
-                    expires_in(world.archive.link_lifetime_ccc1),
+                    self.shared
+                        .link_expires(&file.file_name, world.archive.link_lifetime_ccc1),
                 );
                 let body = DownloadBody::new(&self.request_id, file.file_name, &link);
                 (
@@ -383,7 +401,7 @@ impl Reply<'_> {
                         &self.shared.endpoint,
                         ctx.instance_id,
                         &first.file_name,
-                        expires_in(lifetime),
+                        self.shared.link_expires(&first.file_name, lifetime),
                     ),
                     file_name: first.file_name,
                 };

@@ -39,6 +39,8 @@ pub struct DownloadStats {
     pub bytes: u64,
     /// 403 `AccessDenied` "Request has expired.".
     pub expired: u64,
+    /// Links handed out already expired ([`crate::DownloadFaults::expired_first`]).
+    pub expired_links_issued: u64,
     /// 403 for a link that is not the one the service signed: `SignatureDoesNotMatch`,
     /// `InvalidAccessKeyId`, or `AccessDenied` for a link without `Expires` or `Signature`.
     pub tampered: u64,
