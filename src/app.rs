@@ -333,7 +333,23 @@ impl App {
             Ok(rows) => rows,
             Err(e) => return Err(self.db_error(e).await),
         };
-        Ok(render_status(&rows, &self.sources, Utc::now()))
+        let mut out = render_status(&rows, &self.sources, Utc::now());
+        if let Some(archiver) = &self.archiver {
+            for source in Archiver::sources(&self.sources) {
+                let backlog = match archive::backlog(&self.pool, &source.settings.instance_id).await
+                {
+                    Ok(backlog) => backlog,
+                    Err(e) => return Err(self.db_error(e).await),
+                };
+                out.push_str(&render_backlog(
+                    source.name(),
+                    archiver.target().address(),
+                    &backlog,
+                    Utc::now(),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// `ccc-sync check`: the database answers and is migrated, and each source accepts one signed request.
@@ -411,6 +427,26 @@ impl App {
                 }
             }
         }
+        if let Some(archiver) = &self.archiver {
+            let target = archiver.target();
+            match target.probe().await {
+                Ok(key) => {
+                    let _ = writeln!(
+                        out,
+                        "recordings: ok ({}, wrote and removed {key})",
+                        target.address()
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    let _ = writeln!(
+                        out,
+                        "recordings: FAILED ({}): {e}. Fix: check the bucket (or directory), its endpoint and region, and that the credentials may write under the prefix",
+                        target.address()
+                    );
+                }
+            }
+        }
         out.push_str(if ok {
             "verdict: ready\n"
         } else {
@@ -475,6 +511,23 @@ fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc
         }
     }
     out
+}
+
+/// The recording archive's lines of `status` for one archiving source.
+fn render_backlog(
+    source: &str,
+    target: &str,
+    backlog: &archive::Backlog,
+    now: DateTime<Utc>,
+) -> String {
+    let oldest = backlog.oldest_call.map_or(String::new(), |t| {
+        let age = Duration::from_secs((now - t).num_seconds().max(0) as u64);
+        format!(" (oldest call {} ago)", humantime::format_duration(age))
+    });
+    format!(
+        "recordings of {source} -> {target}:\n  waiting       {} file(s){oldest}, {} of them failing\n  archived      {} file(s), {} gone from the service\n",
+        backlog.files, backlog.failing, backlog.archived, backlog.gone
+    )
 }
 
 /// Reads a CLI time: RFC 3339, or epoch milliseconds.

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{Attribute, ObjectStore, PutMultipartOptions, WriteMultipart};
+use object_store::{
+    Attribute, ObjectStore, ObjectStoreExt as _, PutMultipartOptions, WriteMultipart,
+};
 use secrecy::ExposeSecret as _;
 
 use crate::ccc::credentials::read_secret;
@@ -102,6 +104,24 @@ impl Target {
                 .chain(date.split('/'))
                 .chain([contact_id, file_name]),
         )
+    }
+
+    /// Writes a small object under the prefix and removes it: can files be archived here? Its key.
+    pub(crate) async fn probe(&self) -> object_store::Result<Path> {
+        let key = Path::from_iter(
+            self.prefix
+                .iter()
+                .map(String::as_str)
+                .chain([".ccc-sync-check"]),
+        );
+        self.store
+            .put(
+                &key,
+                "ccc-sync check: this object is removed at once".into(),
+            )
+            .await?;
+        self.store.delete(&key).await?;
+        Ok(key)
     }
 
     /// Starts writing `key`; nothing is visible there until the writer finishes.
