@@ -6,8 +6,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use ccc_simulator::{AccessKey, DEMO_INSTANCE_ID, SimulatorConfig, TruthView};
+use ccc_simulator::{
+    AccessKey, DEMO_INSTANCE_ID, DownloadFaults, RecordingArchive, SimulatorConfig, TruthView,
+};
+use object_store::local::LocalFileSystem;
 
+use crate::archive::{assert_archive_matches, assert_no_row_claims_a_missing_object};
 use crate::support::TestDb;
 use crate::support::ccc;
 use crate::support::config::{Config, SourceConfig};
@@ -276,5 +280,79 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
         asked <= calls + CCC2_KILLS * BATCH,
         "at most the uncommitted batch of each killed run is asked again: {asked} for {calls} calls"
     );
+    sim.shutdown().await;
+}
+
+/// `ccc-sync recordings archive` with `config`, logging warnings only.
+fn archive(config: &std::path::Path) -> std::process::Child {
+    daemon::ccc_sync(config)
+        .args(["--log-level", "warn", "recordings", "archive"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Files the archive says it holds.
+async fn files_archived(db: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM ccc.recording_archive WHERE state = 'archived'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("archived")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_archive_killed_at_12_moments_is_exact_and_no_row_ever_claims_a_missing_object()
+{
+    let db = TestDb::new().await;
+    let files_deleted = RecordingArchive {
+        deleted_fraction: 0.05,
+        faults: DownloadFaults {
+            reset: 0.05,
+            ..DownloadFaults::default()
+        },
+        ..RecordingArchive::default()
+    };
+    let (sim, at) = crate::archive::simulator(600, files_deleted).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("archive");
+    let config = crate::archive::into_directory(
+        Config::new(&db.url).source(crate::archive::source(&sim, "instance")),
+        &target,
+    )
+    .write(dir.path(), "c.toml");
+    let synced = to_the_end(once(&config)).await;
+    assert!(synced.status.success(), "the sync failed");
+    let store = LocalFileSystem::new_with_prefix(&target).expect("target");
+
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut archived = Vec::new();
+    for round in 0..12 {
+        let delay = Duration::from_millis(5 + next(&mut seed) % 400);
+        let mut child = archive(&config);
+        if round % 2 == 1 {
+            until_progress(&mut child, || files_archived(&db)).await;
+        }
+        tokio::time::sleep(delay).await;
+        kill(child).await;
+        archived.push(assert_no_row_claims_a_missing_object(&db, &store).await);
+    }
+    let advanced = archived.windows(2).filter(|w| w[0] != w[1]).count();
+    eprintln!("12 kills; the archive grew between {advanced} of them: {archived:?}");
+    assert!(advanced >= 3, "the kills should interleave with progress");
+
+    let mut finished = false;
+    for _ in 0..20 {
+        let out = to_the_end(archive(&config)).await;
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the final run failed: {said}");
+        if !said.contains("skipped") {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(finished, "a dead run's archive lock was never released");
+    assert_archive_matches(&db, &sim.recording_files(at), &store).await;
     sim.shutdown().await;
 }

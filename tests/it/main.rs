@@ -1,5 +1,6 @@
 //! The integration tests: one binary, real PostgreSQL, real HTTP servers on loopback.
 
+mod archive;
 mod cli;
 mod crash;
 mod credentials;

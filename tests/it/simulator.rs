@@ -1831,7 +1831,11 @@ async fn with_download_faults(reset: f64, slow: f64) -> SimulatorHandle {
             ..Faults::default()
         },
         ..archive_config(RecordingArchive {
-            faults: DownloadFaults { reset, slow },
+            faults: DownloadFaults {
+                reset,
+                slow,
+                ..DownloadFaults::default()
+            },
             ..RecordingArchive::default()
         })
     })

@@ -21,6 +21,8 @@ pub struct Config {
     phone_numbers: Option<String>,
     phone_number_hash_key: Option<String>,
     sources: Vec<SourceConfig>,
+    /// `[recordings]`, rendered in order: `(key, text)`.
+    recordings: Vec<(&'static str, String)>,
 }
 
 /// One `[[sources]]` entry.
@@ -56,6 +58,7 @@ impl Config {
             phone_numbers: None,
             phone_number_hash_key: None,
             sources: Vec::new(),
+            recordings: Vec::new(),
         }
     }
 
@@ -77,6 +80,12 @@ impl Config {
 
     pub fn phone_number_hash_key(mut self, key: &str) -> Config {
         self.phone_number_hash_key = Some(key.to_owned());
+        self
+    }
+
+    /// Sets `[recordings] key = "value"` (numbers too: the daemon reads them from text).
+    pub fn recordings(mut self, key: &'static str, value: &str) -> Config {
+        self.recordings.push((key, value.to_owned()));
         self
     }
 
@@ -102,6 +111,12 @@ impl Config {
                 "phone_number_hash_key",
                 self.phone_number_hash_key.as_deref(),
             );
+        }
+        if !self.recordings.is_empty() {
+            out.header("[recordings]");
+            for (key, value) in &self.recordings {
+                out.text(key, Some(value));
+            }
         }
         for source in &self.sources {
             out.header("[[sources]]");

@@ -1,0 +1,294 @@
+//! The recording archive against the simulator's files and a real target (a local directory here; an S3
+//! server in `archive_s3`), compared with the simulator's ground truth: every file's bytes by SHA-256.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use sha2::{Digest as _, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use ccc_simulator::{
+    AccessKey, DEMO_INSTANCE_ID, DownloadFaults, RecordingArchive, RecordingFile, SimulatorConfig,
+    SimulatorHandle,
+};
+use ccc_sync::app::App;
+use ccc_sync::archive::{ArchiveStats, Span};
+
+use crate::support::TestDb;
+use crate::support::ccc;
+use crate::support::config::{Config, SourceConfig};
+
+/// A simulator of `calls` calls over two days whose files are small, with `archive`'s deletions and faults.
+pub async fn simulator(
+    calls: usize,
+    archive: RecordingArchive,
+) -> (SimulatorHandle, DateTime<Utc>) {
+    let at = ccc_sync::window::to_ms(Utc::now());
+    let sim = ccc::simulator(SimulatorConfig {
+        calls,
+        days: 2,
+        anchor: at,
+        archive: RecordingArchive {
+            max_file_bytes: 64 * 1024,
+            ..archive
+        },
+        ..SimulatorConfig::default()
+    })
+    .await;
+    sim.set_now(at);
+    (sim, at)
+}
+
+/// A source of `api` on the demo instance with its admin key, covering the whole history.
+pub fn source(sim: &SimulatorHandle, api: &str) -> SourceConfig {
+    SourceConfig::new("inst", DEMO_INSTANCE_ID)
+        .endpoint(&sim.endpoint())
+        .key(&AccessKey::demo())
+        .api(api)
+        .start_from("3d")
+        .max_requests_per_second(10_000.0)
+}
+
+/// `config` with the archive into `dir`, fast enough for a test.
+pub fn into_directory(config: Config, dir: &std::path::Path) -> Config {
+    config
+        .recordings("archive", "directory")
+        .recordings("directory", &dir.display().to_string())
+        .recordings("max_files_per_second", "10000")
+        .recordings("retry_for", "30s")
+}
+
+/// Syncs once, then archives every recording; what the archive did.
+pub async fn sync_and_archive(config: &Config) -> (App, ArchiveStats) {
+    let app = App::new(config.load()).expect("app");
+    let cancel = CancellationToken::new();
+    app.once(&cancel).await.expect("sync");
+    let stats = archive(&app).await;
+    (app, stats)
+}
+
+/// One `recordings archive` pass over every source.
+pub async fn archive(app: &App) -> ArchiveStats {
+    let done = app
+        .archive_recordings(None, Span::default(), &CancellationToken::new())
+        .await
+        .expect("archive");
+    assert_eq!(done.len(), 1, "one instance, one archiving source");
+    done[0].1.expect("no other process holds the archive lock")
+}
+
+/// Every object of `store`: key → SHA-256 of its bytes.
+pub async fn objects(store: &dyn ObjectStore) -> BTreeMap<String, String> {
+    let metas: Vec<_> = store
+        .list(None)
+        .try_collect()
+        .await
+        .expect("list the target");
+    let mut out = BTreeMap::new();
+    for meta in metas {
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        out.insert(
+            meta.location.to_string(),
+            hex::encode(Sha256::digest(&bytes)),
+        );
+    }
+    out
+}
+
+/// The archive's rows: (contact_id, file_name) → (state, object_key, sha256, size).
+type Rows = BTreeMap<(String, String), (String, Option<String>, Option<String>, Option<i64>)>;
+
+async fn rows(db: &TestDb) -> Rows {
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    )> = sqlx::query_as(
+        "SELECT contact_id, file_name, state, object_key, sha256, size_bytes
+             FROM ccc.recording_archive",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("archive rows");
+    rows.into_iter()
+        .map(|(c, f, state, key, sha, size)| ((c, f), (state, key, sha, size)))
+        .collect()
+}
+
+/// What must hold after any kill: every row that says archived names an object in the store with its
+/// SHA-256. Returns how many rows say archived.
+pub async fn assert_no_row_claims_a_missing_object(db: &TestDb, store: &dyn ObjectStore) -> usize {
+    let objects = objects(store).await;
+    let rows = rows(db).await;
+    let archived: Vec<_> = rows.values().filter(|r| r.0 == "archived").collect();
+    for (_, key, sha, _) in &archived {
+        let key = key.as_deref().expect("an archived row has a key");
+        assert_eq!(
+            objects.get(key),
+            sha.as_ref(),
+            "the row of {key} claims an object the store does not hold with its bytes"
+        );
+    }
+    archived.len()
+}
+
+/// The archive is exact: every file of the truth is archived with its bytes (by SHA-256) and size, in the
+/// store and in its row, or recorded as gone when the service deleted it; nothing else is there.
+pub async fn assert_archive_matches(db: &TestDb, files: &[RecordingFile], store: &dyn ObjectStore) {
+    assert!(!files.is_empty(), "the truth has recording files");
+    let objects = objects(store).await;
+    let rows = rows(db).await;
+    for f in files {
+        let id = (f.contact_id.clone(), f.file_name.clone());
+        let (state, key, sha, size) = rows
+            .get(&id)
+            .unwrap_or_else(|| panic!("no archive row for {id:?}"));
+        if f.deleted {
+            assert_eq!(state, "gone", "{id:?} was deleted by the service");
+            continue;
+        }
+        assert_eq!(state, "archived", "{id:?}");
+        assert_eq!(sha.as_deref(), Some(f.sha256.as_str()), "{id:?}'s row");
+        assert_eq!(*size, Some(f.size as i64), "{id:?}'s size");
+        let key = key.as_deref().expect("key");
+        assert_eq!(
+            objects.get(key).map(String::as_str),
+            Some(f.sha256.as_str()),
+            "{id:?}'s object {key}"
+        );
+    }
+    assert_eq!(rows.len(), files.len(), "a row per file, no more");
+    let archived = files.iter().filter(|f| !f.deleted).count();
+    assert_eq!(
+        objects.len(),
+        archived,
+        "an object per archived file, no more"
+    );
+}
+
+/// Files of the truth whose first link the simulator hands out expired, among those it has.
+pub fn expired_first(archive: &RecordingArchive, files: &[RecordingFile]) -> u64 {
+    files
+        .iter()
+        .filter(|f| !f.deleted && archive.first_link_expired(&f.file_name))
+        .count() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_archive_holds_every_file_byte_for_byte_through_resets_expired_links_and_deletions()
+ {
+    let db = TestDb::new().await;
+    let archive = RecordingArchive {
+        deleted_fraction: 0.1,
+        faults: DownloadFaults {
+            reset: 0.2,
+            expired_first: 0.2,
+            ..DownloadFaults::default()
+        },
+        ..RecordingArchive::default()
+    };
+    let (sim, at) = simulator(300, archive.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = into_directory(
+        Config::new(&db.url).source(source(&sim, "instance")),
+        dir.path(),
+    );
+    let (app, stats) = sync_and_archive(&config).await;
+
+    let files = sim.recording_files(at);
+    let store = LocalFileSystem::new_with_prefix(dir.path()).expect("dir");
+    assert_archive_matches(&db, &files, &store).await;
+    let deleted = files.iter().filter(|f| f.deleted).count() as u64;
+    assert!(deleted > 0, "some files were deleted by the service");
+    assert_eq!(stats.gone, deleted);
+    assert_eq!(stats.archived, files.len() as u64 - deleted);
+    let expired = expired_first(&archive, &files);
+    assert!(expired > 0, "some first links were expired");
+    assert_eq!(
+        stats.links_refreshed, expired,
+        "each expired link was refreshed once"
+    );
+    let downloads = sim.requests().downloads;
+    assert!(downloads.resets > 0, "some downloads were reset");
+    assert_eq!(
+        downloads.expired, expired,
+        "OSS refused each expired link once"
+    );
+
+    let viewed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ccc.recording_files
+         WHERE archive_state = 'archived' AND object_url LIKE 'file://%' AND sha256 IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("view");
+    assert_eq!(viewed as u64, stats.archived, "the BI view shows each copy");
+
+    let again = archive_again(&app, &sim).await;
+    assert_eq!(again, ArchiveStats::default(), "nothing is archived twice");
+}
+
+/// A second pass: what it did, checking it downloaded nothing.
+async fn archive_again(app: &App, sim: &SimulatorHandle) -> ArchiveStats {
+    let before = sim.requests().downloads.total;
+    let stats = archive(app).await;
+    assert_eq!(
+        sim.requests().downloads.total,
+        before,
+        "no file downloaded again"
+    );
+    stats
+}
+
+#[tokio::test]
+async fn an_agent_key_without_permission_stops_the_archive_with_the_fix_and_marks_nothing() {
+    let db = TestDb::new().await;
+    let agent = ccc::key(
+        "LTAI5tAgentKey0000000001",
+        "agent-secret",
+        Some("1912@ccctest"),
+    );
+    let at = ccc_sync::window::to_ms(Utc::now());
+    let sim = ccc::simulator(SimulatorConfig {
+        calls: 200,
+        days: 1,
+        anchor: at,
+        keys: vec![AccessKey::demo(), agent.clone()],
+        ..SimulatorConfig::default()
+    })
+    .await;
+    sim.set_now(at);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The warehouse gets the instance's recordings through an admin source, then only the agent archives.
+    let admin = Config::new(&db.url).source(source(&sim, "instance"));
+    App::new(admin.load())
+        .expect("app")
+        .once(&CancellationToken::new())
+        .await
+        .expect("sync");
+    let agent_source = source(&sim, "agent").key(&agent);
+    let config = into_directory(Config::new(&db.url).source(agent_source), dir.path());
+    let app = App::new(config.load()).expect("app");
+    let error = app
+        .archive_recordings(None, Span::default(), &CancellationToken::new())
+        .await
+        .expect_err("the agent's key may not download recordings");
+    let text = error.to_string();
+    assert!(
+        text.contains("Forbidden.NoPermission") && text.contains("Fix:"),
+        "{text}"
+    );
+    assert!(rows(&db).await.is_empty(), "no file was marked");
+}
