@@ -15,6 +15,7 @@ mod preflight;
 mod proxy;
 mod rate;
 mod replicas;
+mod s3_harness;
 mod schema;
 mod sdk_conformance;
 mod security;

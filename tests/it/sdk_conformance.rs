@@ -21,6 +21,7 @@
 //! `pip install` (PyPI must be reachable then) and reused afterwards; it is made again when the pins change.
 //! If it cannot be made, the test fails and says why: it is never skipped.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,6 +34,7 @@ use ccc_simulator::{
 use serde_json::{Value, json};
 
 use crate::support::ccc::{self, key};
+use crate::support::venv;
 
 /// The versions ccc-api.md and ccc-whole-instance.md were checked against.
 const REQUIREMENTS: [&str; 4] = [
@@ -47,33 +49,8 @@ const CLASSIC_CCC_2017: &str = "aliyun-python-sdk-ccc==1.0.30";
 const CLASSIC_CCC_2017_DIR: &str = "classic-ccc-2017";
 /// How many checks the script makes, so that one silently not made fails the test.
 const CHECKS: usize = 57;
-/// Written into the virtualenv once the install succeeded; holds the requirements it satisfies.
-const MARKER: &str = ".ccc-sync-requirements";
 
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR sits inside the target directory")
-        .to_path_buf()
-}
-
-fn run(what: &str, command: &mut Command) -> Result<(), String> {
-    println!("sdk-venv: {what}: {command:?}");
-    let output = command
-        .output()
-        .map_err(|e| format!("{what}: cannot run {command:?}: {e}"))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{what} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
-}
-
-/// What the marker holds: every pin, and where the 1.x classic SDK goes.
+/// What the virtualenv must hold: every pin, and where the 1.x classic SDK goes.
 fn wanted() -> String {
     format!(
         "{}\n{CLASSIC_CCC_2017} --target {CLASSIC_CCC_2017_DIR}",
@@ -81,73 +58,21 @@ fn wanted() -> String {
     )
 }
 
-/// The virtualenv (its python is `bin/python`), creating it and installing the SDKs if needed.
-///
-/// It is built beside its final place and renamed into it, so a half-made one is never reused and two test
-/// runs at once do not build into the same directory.
+/// The virtualenv with the SDKs (its python is `bin/python`), made if needed.
 fn sdk_venv() -> Result<PathBuf, String> {
-    let venv = target_dir().join("sdk-venv");
-    let wanted = wanted();
-    if std::fs::read_to_string(venv.join(MARKER)).is_ok_and(|m| m == wanted) {
-        println!("sdk-venv: reusing {}", venv.display());
-        return Ok(venv);
-    }
-    let staging = target_dir().join(format!("sdk-venv.staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    if let Err(e) = build_venv(&staging, &wanted) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&staging, &venv).is_err() {
-        // Another run finished first; use its virtualenv if it is complete.
-        let _ = std::fs::remove_dir_all(&staging);
-        if !std::fs::read_to_string(venv.join(MARKER)).is_ok_and(|m| m == wanted) {
-            return Err(format!(
-                "could not move the virtualenv into {}",
-                venv.display()
-            ));
-        }
-    }
-    println!("sdk-venv: ready at {}", venv.display());
-    Ok(venv)
-}
-
-/// Creates a virtualenv at `dir` with the SDKs installed and the marker written.
-fn build_venv(dir: &Path, marker: &str) -> Result<(), String> {
-    run(
-        "create the virtualenv",
-        Command::new("python3").args(["-m", "venv"]).arg(dir),
-    )?;
-    run(
-        "install the official SDKs from PyPI (is PyPI reachable?)",
-        Command::new(dir.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-            ])
-            .args(["--timeout", "30", "--retries", "2"])
-            .args(REQUIREMENTS),
-    )?;
-    run(
-        "install the 1.x classic CCC SDK beside the 2.x one",
-        Command::new(dir.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--quiet",
-                "--no-deps",
-            ])
-            .args(["--timeout", "30", "--retries", "2", "--target"])
-            .arg(dir.join(CLASSIC_CCC_2017_DIR))
-            .arg(CLASSIC_CCC_2017),
-    )?;
-    std::fs::write(dir.join(MARKER), marker).map_err(|e| format!("write the marker: {e}"))
+    venv::ensure("sdk-venv", &wanted(), |dir| {
+        venv::pip_install(dir, "install the official SDKs from PyPI", REQUIREMENTS)?;
+        venv::pip_install(
+            dir,
+            "install the 1.x classic CCC SDK beside the 2.x one",
+            [
+                OsStr::new("--no-deps"),
+                OsStr::new("--target"),
+                dir.join(CLASSIC_CCC_2017_DIR).as_os_str(),
+                OsStr::new(CLASSIC_CCC_2017),
+            ],
+        )
+    })
 }
 
 /// The calls of `view` that started in `[from, to]`, newest first, as the simulator's truth renders them.

@@ -1,6 +1,7 @@
 //! What every integration test shares: a fresh, migrated database per test on the real local PostgreSQL
-//! (here), the one fake CCC service (`ccc`), config files from typed fields (`config`), and the real binary
-//! as a command or a daemon (`daemon`).
+//! (here), the one fake CCC service (`ccc`), config files from typed fields (`config`), the real binary
+//! as a command or a daemon (`daemon`), a real S3-compatible server (`s3`), and the Python virtualenvs
+//! that tools from PyPI run in (`venv`).
 //!
 //! The server comes from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! If it is not answering, the harness tries `pg_ctlcluster <ver> main start` once and otherwise fails with
@@ -9,6 +10,8 @@
 pub mod ccc;
 pub mod config;
 pub mod daemon;
+pub mod s3;
+pub mod venv;
 
 use std::str::FromStr;
 use std::sync::OnceLock;
