@@ -20,6 +20,7 @@ use ccc_sync::archive::{ArchiveStats, Span};
 use crate::support::TestDb;
 use crate::support::ccc;
 use crate::support::config::{Config, SourceConfig};
+use crate::support::s3::{self, S3Server};
 
 /// A simulator of `calls` calls over two days whose files are small, with `archive`'s deletions and faults.
 pub async fn simulator(
@@ -291,4 +292,84 @@ async fn an_agent_key_without_permission_stops_the_archive_with_the_fix_and_mark
         "{text}"
     );
     assert!(rows(&db).await.is_empty(), "no file was marked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ccc2_source_archives_every_file_into_an_s3_bucket_and_records_deleted_ones_as_gone() {
+    let db = TestDb::new().await;
+    let s3 = S3Server::start().await;
+    s3.create_bucket("call-recordings").await;
+    let archive = RecordingArchive {
+        deleted_fraction: 0.1,
+        faults: DownloadFaults {
+            reset: 0.1,
+            ..DownloadFaults::default()
+        },
+        ..RecordingArchive::default()
+    };
+    let (sim, at) = simulator(200, archive).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_file = dir.path().join("s3-secret");
+    std::fs::write(&secret_file, s3::SECRET_ACCESS_KEY).expect("secret");
+    let config = Config::new(&db.url)
+        .source(source(&sim, "ccc2"))
+        .recordings("archive", "s3")
+        .recordings("endpoint", &s3.endpoint)
+        .recordings("bucket", "call-recordings")
+        .recordings("region", s3::REGION)
+        .recordings("addressing", "path")
+        .recordings("prefix", "cc/recordings")
+        .recordings("access_key_id", s3::ACCESS_KEY_ID)
+        .recordings("secret_access_key_file", &secret_file.display().to_string())
+        .recordings("max_files_per_second", "10000")
+        .recordings("retry_for", "30s");
+    let shown = format!("{:?}", config.load());
+    assert!(
+        !shown.contains(s3::SECRET_ACCESS_KEY),
+        "the secret is in Debug: {shown}"
+    );
+    let (app, stats) = sync_and_archive(&config).await;
+
+    let files = sim.recording_files(at);
+    let bucket = s3.store("call-recordings");
+    assert_archive_matches(&db, &files, &bucket).await;
+    let deleted = files.iter().filter(|f| f.deleted).count() as u64;
+    assert!(deleted > 0 && stats.archived > 0, "{stats:?}");
+    // ListMonoRecordings still lists a deleted file: its link answers 404, a fresh one too.
+    assert_eq!(stats.links_refreshed, deleted, "{stats:?}");
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT gone_reason FROM ccc.recording_archive WHERE state = 'gone'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("reasons");
+    assert_eq!(reasons, ["OSS 404 NoSuchKey after a fresh link"]);
+    let keys: Vec<(String, String)> = sqlx::query_as(
+        "SELECT object_key, content_type FROM ccc.recording_archive WHERE state = 'archived'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("keys");
+    for (key, content_type) in &keys {
+        assert!(
+            key.starts_with(&format!("cc/recordings/{DEMO_INSTANCE_ID}/20")),
+            "{key}"
+        );
+        assert_eq!(content_type, "audio/wav", "{key}");
+    }
+
+    let (ready, report) = app.check().await;
+    assert!(ready, "{report}");
+    assert!(
+        report.contains(
+            "recordings: ok (s3://call-recordings, wrote and removed cc/recordings/.ccc-sync-check)"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains(s3::SECRET_ACCESS_KEY));
+    assert_eq!(
+        objects(&bucket).await.len() as u64,
+        stats.archived,
+        "the probe object is gone again"
+    );
 }

@@ -123,7 +123,7 @@ impl RecordingArchive {
     pub fn first_link_expired(&self, file_name: &str) -> bool {
         let fraction = self.faults.expired_first;
         fraction > 0.0
-            && (mix(name_hash(file_name) ^ 0x0E_C9_12ED) as f64 / u64::MAX as f64) < fraction
+            && (mix(name_hash(file_name) ^ 0x0EC9_12ED) as f64 / u64::MAX as f64) < fraction
     }
 
     /// The bytes of a recording of `duration_s` seconds named `file_name`.
