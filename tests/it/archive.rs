@@ -105,26 +105,28 @@ pub async fn objects(store: &dyn ObjectStore) -> BTreeMap<String, String> {
     out
 }
 
-/// The archive's rows: (contact_id, file_name) → (state, object_key, sha256, size).
-type Rows = BTreeMap<(String, String), (String, Option<String>, Option<String>, Option<i64>)>;
+/// One row of `ccc.recording_archive`, as the checks read it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    contact_id: String,
+    file_name: String,
+    state: String,
+    object_key: Option<String>,
+    sha256: Option<String>,
+    size_bytes: Option<i64>,
+}
 
-async fn rows(db: &TestDb) -> Rows {
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-    )> = sqlx::query_as(
+/// The archive's rows by (contact_id, file_name).
+async fn rows(db: &TestDb) -> BTreeMap<(String, String), Row> {
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT contact_id, file_name, state, object_key, sha256, size_bytes
-             FROM ccc.recording_archive",
+         FROM ccc.recording_archive",
     )
     .fetch_all(&db.pool)
     .await
     .expect("archive rows");
     rows.into_iter()
-        .map(|(c, f, state, key, sha, size)| ((c, f), (state, key, sha, size)))
+        .map(|r| ((r.contact_id.clone(), r.file_name.clone()), r))
         .collect()
 }
 
@@ -133,12 +135,15 @@ async fn rows(db: &TestDb) -> Rows {
 pub async fn assert_no_row_claims_a_missing_object(db: &TestDb, store: &dyn ObjectStore) -> usize {
     let objects = objects(store).await;
     let rows = rows(db).await;
-    let archived: Vec<_> = rows.values().filter(|r| r.0 == "archived").collect();
-    for (_, key, sha, _) in &archived {
-        let key = key.as_deref().expect("an archived row has a key");
+    let archived: Vec<&Row> = rows.values().filter(|r| r.state == "archived").collect();
+    for row in &archived {
+        let key = row
+            .object_key
+            .as_deref()
+            .expect("an archived row has a key");
         assert_eq!(
             objects.get(key),
-            sha.as_ref(),
+            row.sha256.as_ref(),
             "the row of {key} claims an object the store does not hold with its bytes"
         );
     }
@@ -153,17 +158,21 @@ pub async fn assert_archive_matches(db: &TestDb, files: &[RecordingFile], store:
     let rows = rows(db).await;
     for f in files {
         let id = (f.contact_id.clone(), f.file_name.clone());
-        let (state, key, sha, size) = rows
+        let row = rows
             .get(&id)
             .unwrap_or_else(|| panic!("no archive row for {id:?}"));
         if f.deleted {
-            assert_eq!(state, "gone", "{id:?} was deleted by the service");
+            assert_eq!(row.state, "gone", "{id:?} was deleted by the service");
             continue;
         }
-        assert_eq!(state, "archived", "{id:?}");
-        assert_eq!(sha.as_deref(), Some(f.sha256.as_str()), "{id:?}'s row");
-        assert_eq!(*size, Some(f.size as i64), "{id:?}'s size");
-        let key = key.as_deref().expect("key");
+        assert_eq!(row.state, "archived", "{id:?}");
+        assert_eq!(
+            row.sha256.as_deref(),
+            Some(f.sha256.as_str()),
+            "{id:?}'s row"
+        );
+        assert_eq!(row.size_bytes, Some(f.size as i64), "{id:?}'s size");
+        let key = row.object_key.as_deref().expect("key");
         assert_eq!(
             objects.get(key).map(String::as_str),
             Some(f.sha256.as_str()),
