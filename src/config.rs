@@ -1242,6 +1242,96 @@ interval = "1m"
     }
 
     #[test]
+    fn the_recording_archive_is_off_by_default_and_its_targets_load_with_defaults() {
+        let off = load_text(MINIMAL, &keys()).expect("valid");
+        assert!(off.recordings.is_none());
+        let dir =
+            format!("{MINIMAL}\n[recordings]\narchive = \"directory\"\ndirectory = \"/srv/rec\"\n");
+        let r = load_text(&dir, &keys())
+            .expect("valid")
+            .recordings
+            .expect("on");
+        assert_eq!(r.target.address(), "file:///srv/rec");
+        assert_eq!(r.prefix, "ccc-recordings");
+        assert_eq!((r.concurrency, r.max_files_per_second), (4, 10.0));
+        assert_eq!(r.interval, Duration::from_secs(60));
+        assert_eq!(r.retry_for, Duration::from_secs(300));
+        let s3 = format!(
+            "{MINIMAL}\n[recordings]\narchive = \"s3\"\nbucket = \"cc-audio\"\nendpoint = \"http://minio:9000\"\naddressing = \"path\"\nprefix = \"/a/b/\"\n"
+        );
+        let r = load_text(&s3, &keys())
+            .expect("valid")
+            .recordings
+            .expect("on");
+        let TargetSettings::S3(bucket) = &r.target else {
+            panic!("{r:?}");
+        };
+        assert!(bucket.path_style);
+        assert_eq!(r.target.address(), "s3://cc-audio");
+        assert_eq!(r.prefix, "a/b");
+    }
+
+    #[test]
+    fn recording_archive_mistakes_name_the_key_value_and_fix() {
+        let text = format!(
+            "{MINIMAL}\n[recordings]\narchive = \"s3\"\nbucket = \"No_Such\"\nendpoint = \"minio:9000\"\naddressing = \"sideways\"\nprefix = \"a/../b\"\nconcurrency = 0\nmax_files_per_second = -1\ninterval = \"100000d\"\nsecret_access_key_file = \"/run/s\"\n"
+        );
+        let found = problems(&text, &keys());
+        for key in [
+            "recordings.bucket",
+            "recordings.endpoint",
+            "recordings.prefix",
+            "recordings.concurrency",
+            "recordings.max_files_per_second",
+            "recordings.interval",
+            "recordings.access_key_id",
+        ] {
+            let p = found
+                .iter()
+                .find(|p| p.key == key)
+                .unwrap_or_else(|| panic!("{key} not named in {found:?}"));
+            assert!(!p.fix.is_empty(), "{p}");
+        }
+        let no_dir = format!("{MINIMAL}\n[recordings]\narchive = \"directory\"\n");
+        let found = problems(&no_dir, &keys());
+        assert!(
+            found.iter().any(|p| p.key == "recordings.directory"),
+            "{found:?}"
+        );
+        let unknown = format!("{MINIMAL}\n[recordings]\narchive = \"ftp\"\n");
+        let found = problems(&unknown, &keys());
+        assert!(
+            found
+                .iter()
+                .any(|p| p.key == "recordings.archive" && p.value == "\"ftp\""),
+            "{found:?}"
+        );
+        let forgotten = format!("{MINIMAL}\n[recordings]\nbucket = \"cc-audio\"\n");
+        let found = problems(&forgotten, &keys());
+        assert!(
+            found
+                .iter()
+                .any(|p| p.key == "recordings.bucket" && p.fix.contains("archive")),
+            "a bucket without archive = \"s3\" is a mistake: {found:?}"
+        );
+        let env = [
+            keys(),
+            env(&[("CCC_SYNC__RECORDINGS__CONCURRENCY", "lots")]),
+        ]
+        .concat();
+        let found = problems(
+            &format!("{MINIMAL}\n[recordings]\narchive = \"directory\"\ndirectory = \"/srv\"\n"),
+            &env,
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.key.starts_with("CCC_SYNC__RECORDINGS__CONCURRENCY")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn the_minimal_config_from_the_issue_loads_with_documented_defaults() {
         let s = load_text(MINIMAL, &keys()).expect("valid");
         let src = &s.sources[0];

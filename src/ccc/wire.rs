@@ -969,6 +969,50 @@ mod tests {
     }
 
     #[test]
+    fn a_download_link_loses_its_extra_quotes_and_never_prints_its_signature() {
+        let (request_id, link) =
+            parse_download_recording_body(&fixture("download-recording-2017.json")).expect("link");
+        assert_eq!(request_id, "AFE2BC72-7CF1-4751-8B63-CFE148639CDB");
+        assert_eq!(link.file_name, "job-91838104374186919-1.wav");
+        assert!(
+            link.url
+                .starts_with("https://ccc-record-cn-shanghai.oss-cn-shanghai.aliyuncs.com/")
+                && link.url.ends_with("%3D"),
+            "{}",
+            link.url
+        );
+        let shown = format!("{link:?}");
+        assert!(
+            !shown.contains("Signature") && !shown.contains("OSSAccessKeyId"),
+            "{shown}"
+        );
+        let no_link = json!({"RequestId": "r", "Code": "OK", "MediaDownloadParam": {"FileName": "f.wav", "SignatureUrl": "\"\""}});
+        assert!(matches!(
+            parse_download_recording_body(no_link.to_string().as_bytes()),
+            Err(BodyError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn mono_links_name_each_file_and_skip_an_item_without_one() {
+        let (_, links) =
+            parse_mono_links_body(&fixture("list-mono-recordings-2020.json")).expect("links");
+        let names: Vec<&str> = links.iter().map(|l| l.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "job-97128033845434607_1_录音.mp3",
+                "job-97128033845434607-2.wav"
+            ]
+        );
+        assert!(links.iter().all(|l| l.url.contains("Expires=")));
+        let partial = json!({"RequestId": "r", "Code": "OK", "Data": [{"FileName": "a.wav"}, {"FileName": "b.wav", "FileUrl": "http://x/b.wav"}]});
+        let (_, links) = parse_mono_links_body(partial.to_string().as_bytes()).expect("links");
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].file_name, "b.wav");
+    }
+
+    #[test]
     fn numbers_as_strings_strings_as_numbers_and_nulls_are_accepted() {
         let page = parse(json!({
             "RequestId": "r", "Success": "true", "Code": "OK",

@@ -214,9 +214,9 @@ fn s3(r: &RawRecordings, p: &mut Problems) -> Option<S3Settings> {
         );
     }
     let endpoint = match r.endpoint.as_deref() {
-        None => None,
+        None => Ok(None),
         Some(text) => match reqwest::Url::parse(text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some(u)),
             _ => {
                 p.add(
                     key("endpoint"),
@@ -224,7 +224,7 @@ fn s3(r: &RawRecordings, p: &mut Problems) -> Option<S3Settings> {
                     "is not an http(s) URL",
                     "use e.g. \"https://oss-cn-shanghai.aliyuncs.com\" (OSS) or \"http://minio:9000\", or omit it for AWS S3",
                 );
-                return None;
+                Err(())
             }
         },
     };
@@ -249,6 +249,7 @@ fn s3(r: &RawRecordings, p: &mut Problems) -> Option<S3Settings> {
             "set the access key id the secret belongs to (or leave both to the AWS_* environment)",
         );
     }
+    let endpoint = endpoint.ok()?;
     if !bucket_ok {
         return None;
     }
