@@ -17,9 +17,11 @@ use ccc_simulator::{
 use ccc_sync::app::App;
 use ccc_sync::archive::{ArchiveStats, Span};
 
+use crate::metrics::scrape_until;
 use crate::support::TestDb;
 use crate::support::ccc;
 use crate::support::config::{Config, SourceConfig};
+use crate::support::daemon::{Daemon, free_port};
 use crate::support::s3::{self, S3Server};
 
 /// A simulator of `calls` calls over two days whose files are small, with `archive`'s deletions and faults.
@@ -381,4 +383,60 @@ async fn a_ccc2_source_archives_every_file_into_an_s3_bucket_and_records_deleted
         stats.archived,
         "the probe object is gone again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_archives_beside_the_sync_and_exposes_progress_and_backlog_as_metrics() {
+    let db = TestDb::new().await;
+    let archive = RecordingArchive {
+        deleted_fraction: 0.1,
+        ..RecordingArchive::default()
+    };
+    let (sim, at) = simulator(150, archive).await;
+    let files = sim.recording_files(at);
+    let kept = files.iter().filter(|f| !f.deleted).count();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("archive");
+    let port = free_port();
+    let config = into_directory(
+        Config::new(&db.url)
+            .listen(port)
+            .source(source(&sim, "instance").interval("1s")),
+        &target,
+    )
+    .recordings("interval", "1s");
+    let daemon = Daemon::spawn(&config.write(dir.path(), "c.toml"), port);
+
+    let done = |m: &str| {
+        m.contains(&format!(
+            "ccc_sync_recordings_archived_total{{source=\"inst\"}} {kept}\n"
+        )) && m.contains("ccc_sync_recording_backlog{source=\"inst\"} 0\n")
+    };
+    let metrics = scrape_until(daemon.port, done).await;
+    assert!(
+        done(&metrics),
+        "every kept file archived, none waiting:\n{metrics}"
+    );
+    for family in [
+        "ccc_sync_recordings_archived_total",
+        "ccc_sync_recording_bytes_archived_total",
+        "ccc_sync_recording_failures_total",
+        "ccc_sync_recording_backlog",
+        "ccc_sync_recording_backlog_oldest_seconds",
+    ] {
+        assert!(
+            metrics.contains(&format!("# HELP {family} ")),
+            "{family} is described:\n{metrics}"
+        );
+    }
+    let gone = files.len() - kept;
+    assert!(
+        metrics.contains(&format!(
+            "ccc_sync_recording_failures_total{{source=\"inst\",reason=\"gone\"}} {gone}\n"
+        )),
+        "{metrics}"
+    );
+    drop(daemon);
+    let store = LocalFileSystem::new_with_prefix(&target).expect("target");
+    assert_archive_matches(&db, &files, &store).await;
 }
