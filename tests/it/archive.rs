@@ -440,3 +440,43 @@ async fn run_archives_beside_the_sync_and_exposes_progress_and_backlog_as_metric
     let store = LocalFileSystem::new_with_prefix(&target).expect("target");
     assert_archive_matches(&db, &files, &store).await;
 }
+
+#[tokio::test]
+async fn a_one_off_archive_from_to_covers_only_the_calls_that_started_in_its_span() {
+    let db = TestDb::new().await;
+    let (sim, at) = simulator(150, RecordingArchive::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = into_directory(
+        Config::new(&db.url).source(source(&sim, "instance")),
+        dir.path(),
+    );
+    let app = App::new(config.load()).expect("app");
+    app.once(&CancellationToken::new()).await.expect("sync");
+    let span = Span {
+        from: Some(at - chrono::TimeDelta::hours(30)),
+        to: Some(at - chrono::TimeDelta::hours(6)),
+    };
+    let done = app
+        .archive_recordings(Some("inst"), span, &CancellationToken::new())
+        .await
+        .expect("archive");
+    let stats = done[0].1.expect("not held elsewhere");
+    let (inside, outside): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE c.start_time >= $1 AND c.start_time < $2),
+                count(*) FILTER (WHERE c.start_time < $1 OR c.start_time >= $2)
+         FROM ccc.recording_archive AS a JOIN ccc.calls AS c USING (instance_id, contact_id)",
+    )
+    .bind(span.from)
+    .bind(span.to)
+    .fetch_one(&db.pool)
+    .await
+    .expect("counts");
+    assert!(inside > 0, "the span holds recordings");
+    assert_eq!(inside as u64, stats.archived);
+    assert_eq!(outside, 0, "nothing outside the span was touched");
+    let error = app
+        .archive_recordings(Some("nope"), Span::default(), &CancellationToken::new())
+        .await
+        .expect_err("an unknown source");
+    assert!(error.to_string().contains("configured: inst"), "{error}");
+}
