@@ -213,14 +213,10 @@ impl CccClient {
         instance_id: &str,
         contact_id: &str,
     ) -> Result<CallDetail, CccError> {
-        let params = [
-            ("InstanceId", instance_id.to_owned()),
-            ("ContactId", contact_id.to_owned()),
-        ];
-        self.call(
+        self.of_call(
             "GetCallDetailRecord",
-            VERSION_2020,
-            &params,
+            instance_id,
+            contact_id,
             wire::parse_call_detail_body,
         )
         .await
@@ -232,17 +228,43 @@ impl CccClient {
         instance_id: &str,
         contact_id: &str,
     ) -> Result<(String, Vec<Recording>), CccError> {
+        self.of_call(
+            "ListMonoRecordings",
+            instance_id,
+            contact_id,
+            wire::parse_mono_recordings_body,
+        )
+        .await
+    }
+
+    /// `ListMonoRecordings` (2020-07-01) for its links: one call's files, each with a fresh link.
+    pub async fn mono_recording_links(
+        &self,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> Result<(String, Vec<FileLink>), CccError> {
+        self.of_call(
+            "ListMonoRecordings",
+            instance_id,
+            contact_id,
+            wire::parse_mono_links_body,
+        )
+        .await
+    }
+
+    /// One 2020-07-01 action about one call.
+    async fn of_call<T>(
+        &self,
+        action: &str,
+        instance_id: &str,
+        contact_id: &str,
+        parse: fn(&[u8]) -> Result<T, BodyError>,
+    ) -> Result<T, CccError> {
         let params = [
             ("InstanceId", instance_id.to_owned()),
             ("ContactId", contact_id.to_owned()),
         ];
-        self.call(
-            "ListMonoRecordings",
-            VERSION_2020,
-            &params,
-            wire::parse_mono_recordings_body,
-        )
-        .await
+        self.call(action, VERSION_2020, &params, parse).await
     }
 
     /// `DownloadRecording` (2017-07-05): a fresh link to one recording file, valid for an hour.
@@ -260,25 +282,6 @@ impl CccClient {
             Api::Instance.version(),
             &params,
             wire::parse_download_recording_body,
-        )
-        .await
-    }
-
-    /// `ListMonoRecordings` (2020-07-01) for its links: one call's files, each with a fresh link.
-    pub async fn mono_recording_links(
-        &self,
-        instance_id: &str,
-        contact_id: &str,
-    ) -> Result<(String, Vec<FileLink>), CccError> {
-        let params = [
-            ("InstanceId", instance_id.to_owned()),
-            ("ContactId", contact_id.to_owned()),
-        ];
-        self.call(
-            "ListMonoRecordings",
-            VERSION_2020,
-            &params,
-            wire::parse_mono_links_body,
         )
         .await
     }
