@@ -41,6 +41,9 @@ const BATCH: i64 = 200;
 /// How often a long pass logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
+/// How often a long pass counts its backlog again for the metrics (a count reads every recording).
+const BACKLOG_EVERY: Duration = Duration::from_secs(60);
+
 /// The most of an OSS error body read (it is a short XML document).
 const ERROR_BODY_BYTES: usize = 16 * 1024;
 
@@ -280,7 +283,12 @@ impl Archiver {
         let mut total = ArchiveStats::default();
         let mut progress = Progress::new(source.name());
         self.publish_backlog(source).await?;
+        let mut counted = Instant::now();
         loop {
+            if counted.elapsed() >= BACKLOG_EVERY {
+                self.publish_backlog(source).await?;
+                counted = Instant::now();
+            }
             let batch = store::pending(&self.pool, instance_id, span, BATCH)
                 .await
                 .map_err(database(source))?;
