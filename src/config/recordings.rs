@@ -222,7 +222,7 @@ fn s3(r: &RawRecordings, p: &mut Problems) -> Option<S3Settings> {
                     key("endpoint"),
                     format!("{text:?}"),
                     "is not an http(s) URL",
-                    "use e.g. \"https://oss-cn-shanghai.aliyuncs.com\" (OSS) or \"http://minio:9000\", or omit it for AWS S3",
+                    "use e.g. \"https://s3.oss-cn-shanghai.aliyuncs.com\" (OSS's S3-compatible endpoint) or \"http://minio:9000\", or omit it for AWS S3",
                 );
                 Err(())
             }
