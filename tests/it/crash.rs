@@ -82,8 +82,19 @@ async fn until_progress<T: PartialEq, F: Future<Output = T>>(
 
 /// `ccc-sync once` with `config`, logging warnings only; its stdout is kept.
 fn once(config: &std::path::Path) -> std::process::Child {
+    quietly(config, &["once"])
+}
+
+/// `ccc-sync recordings archive` with `config`, logging warnings only; its stdout is kept.
+fn archive(config: &std::path::Path) -> std::process::Child {
+    quietly(config, &["recordings", "archive"])
+}
+
+/// `ccc-sync <command>` with `config`, logging warnings only; its stdout is kept.
+fn quietly(config: &std::path::Path, command: &[&str]) -> std::process::Child {
     daemon::ccc_sync(config)
-        .args(["--log-level", "warn", "once"])
+        .args(["--log-level", "warn"])
+        .args(command)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -281,16 +292,6 @@ async fn a_ccc2_backfill_with_call_details_killed_at_12_moments_is_exact_and_rep
         "at most the uncommitted batch of each killed run is asked again: {asked} for {calls} calls"
     );
     sim.shutdown().await;
-}
-
-/// `ccc-sync recordings archive` with `config`, logging warnings only.
-fn archive(config: &std::path::Path) -> std::process::Child {
-    daemon::ccc_sync(config)
-        .args(["--log-level", "warn", "recordings", "archive"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn")
 }
 
 /// Files the archive says it holds.
