@@ -87,11 +87,16 @@ pub enum ArchiveError {
     Interrupted,
 }
 
+/// The fix for a refusal that stops the archive: a permission one is the archive's own.
 fn hint(error: &FetchError) -> String {
-    match error.ccc().and_then(crate::ccc::CccError::hint) {
-        Some(hint) => format!(". Fix: {hint}"),
-        None => String::new(),
+    let Some(ccc) = error.ccc() else {
+        return String::new();
+    };
+    if ccc.code().starts_with("Forbidden") || ccc.code() == "NoPermission" {
+        return ". Fix: the archiving source's identity may not fetch recording links; it needs ccc:DownloadRecording (CCC 1.0) or ccc:ListMonoRecordings (2.0) on the whole instance: allow it, or add a source with api = \"instance\" or \"ccc2\" and a RAM identity allowed them, which then archives the instance".into();
     }
+    ccc.hint()
+        .map_or_else(String::new, |hint| format!(". Fix: {hint}"))
 }
 
 /// Which calls a pass covers, by the call's start: `[from, to)`, either end open.

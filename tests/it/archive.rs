@@ -299,7 +299,9 @@ async fn an_agent_key_without_permission_stops_the_archive_with_the_fix_and_mark
         .expect_err("the agent's key may not download recordings");
     let text = error.to_string();
     assert!(
-        text.contains("Forbidden.NoPermission") && text.contains("Fix:"),
+        text.contains("Forbidden.NoPermission")
+            && text.contains("Fix:")
+            && text.contains("ccc:DownloadRecording"),
         "{text}"
     );
     assert!(rows(&db).await.is_empty(), "no file was marked");
