@@ -109,6 +109,21 @@ async fn to_the_end(child: std::process::Child) -> std::process::Output {
         .expect("output")
 }
 
+/// Runs `run` to its end until it is not skipped (a killed run's lock is released once PostgreSQL notices
+/// its session is gone); each run must succeed.
+async fn run_until_not_skipped(run: impl Fn() -> std::process::Child) {
+    for _ in 0..20 {
+        let out = to_the_end(run()).await;
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the final run failed: {said}");
+        if !said.contains("skipped") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("a dead run's lock was never released");
+}
+
 /// SIGKILLs `child` and reaps it.
 async fn kill(mut child: std::process::Child) {
     child.kill().expect("SIGKILL");
@@ -177,18 +192,7 @@ async fn a_backfill_killed_at_25_moments_leaves_the_warehouse_exact_and_never_ah
         "the kills should interleave with progress, not all land before it"
     );
 
-    let mut finished = false;
-    for _ in 0..20 {
-        let out = to_the_end(run()).await;
-        let said = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "the final run failed: {said}");
-        if !said.contains("skipped") {
-            finished = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(finished, "a dead run's lock was never released");
+    run_until_not_skipped(run).await;
     assert_warehouse_matches(&db.pool, &truth).await;
     let duplicated: i64 = sqlx::query_scalar(
         "SELECT count(*) - count(DISTINCT (instance_id, contact_id)) FROM ccc.calls",
@@ -342,18 +346,7 @@ async fn a_recording_archive_killed_at_12_moments_is_exact_and_no_row_ever_claim
     eprintln!("12 kills; the archive grew between {advanced} of them: {archived:?}");
     assert!(advanced >= 3, "the kills should interleave with progress");
 
-    let mut finished = false;
-    for _ in 0..20 {
-        let out = to_the_end(archive(&config)).await;
-        let said = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "the final run failed: {said}");
-        if !said.contains("skipped") {
-            finished = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(finished, "a dead run's archive lock was never released");
+    run_until_not_skipped(|| archive(&config)).await;
     assert_archive_matches(&db, &sim.recording_files(at), &store).await;
     sim.shutdown().await;
 }
