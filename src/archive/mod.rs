@@ -306,16 +306,11 @@ impl Archiver {
                     (file, outcome)
                 })
                 .buffer_unordered(self.settings.concurrency);
-            let mut stop = None;
+            // On a refusal that stops the pass, the files still in flight are dropped: an object they may
+            // have completed has no row yet, and is copied again by the next pass.
             while let Some((file, outcome)) = outcomes.next().await {
-                match self.record(source, &file, outcome).await? {
-                    Ok(stats) => total.add(stats),
-                    Err(error) => stop = stop.or(Some(error)),
-                }
+                total.add(self.record(source, &file, outcome).await?);
                 progress.tick(&total);
-            }
-            if let Some(error) = stop {
-                return Err(error);
             }
         }
         self.publish_backlog(source).await?;
@@ -335,13 +330,13 @@ impl Archiver {
         Ok(backlog)
     }
 
-    /// Writes how a file ended; `Err` inside when the pass must stop.
+    /// Writes how a file ended; `Err` when the pass must stop.
     async fn record(
         &self,
         source: &Source,
         file: &PendingFile,
         outcome: (Outcome, u64),
-    ) -> Result<Result<ArchiveStats, ArchiveError>, ArchiveError> {
+    ) -> Result<ArchiveStats, ArchiveError> {
         let (outcome, links_refreshed) = outcome;
         let mut stats = ArchiveStats {
             links_refreshed,
@@ -382,15 +377,15 @@ impl Archiver {
             }
             Outcome::Stop(error) => {
                 crate::events::recording_failed(name, "api");
-                return Ok(Err(ArchiveError::Service {
+                return Err(ArchiveError::Service {
                     source_name: name.to_owned(),
                     error,
-                }));
+                });
             }
-            Outcome::Cancelled => return Ok(Err(ArchiveError::Interrupted)),
+            Outcome::Cancelled => return Err(ArchiveError::Interrupted),
         };
         written.map_err(database(source))?;
-        Ok(Ok(stats))
+        Ok(stats)
     }
 
     fn key(&self, source: &Source, file: &PendingFile) -> object_store::path::Path {
