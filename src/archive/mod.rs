@@ -491,7 +491,8 @@ impl Archiver {
         link: &FileLink,
         key: &object_store::path::Path,
     ) -> Result<Outcome, TransferError> {
-        let download = |e: reqwest::Error| TransferError::Download(chain(&e.without_url()));
+        let download =
+            |e: reqwest::Error| TransferError::Download(crate::ccc::error::chain(&e.without_url()));
         let response = self.http.get(&link.url).send().await.map_err(download)?;
         let status = response.status();
         if matches!(status.as_u16(), 403 | 404) {
@@ -576,18 +577,6 @@ async fn oss_error_code(response: reqwest::Response) -> String {
                 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
         })
         .map_or_else(|| format!("HTTP {status}"), str::to_owned)
-}
-
-/// An error and its causes, one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn database(source: &Source) -> impl Fn(sqlx::Error) -> ArchiveError + '_ {

@@ -42,7 +42,7 @@ pub enum CccError {
 }
 
 /// An error and its causes on one line: reqwest's own message ("error sending request") hides the cause.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
