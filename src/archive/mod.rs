@@ -302,14 +302,20 @@ impl Archiver {
             }
             let mut outcomes = futures::stream::iter(batch)
                 .map(|file| async move {
-                    let outcome = self.one(source, &file, cancel).await;
-                    (file, outcome)
+                    let key = self.target.key(
+                        &file.instance_id,
+                        file.call_start,
+                        &file.contact_id,
+                        &file.file_name,
+                    );
+                    let outcome = self.one(source, &file, &key, cancel).await;
+                    (file, key, outcome)
                 })
                 .buffer_unordered(self.settings.concurrency);
             // On a refusal that stops the pass, the files still in flight are dropped: an object they may
             // have completed has no row yet, and is copied again by the next pass.
-            while let Some((file, outcome)) = outcomes.next().await {
-                total.add(self.record(source, &file, outcome).await?);
+            while let Some((file, key, outcome)) = outcomes.next().await {
+                total.add(self.record(source, &file, &key, outcome).await?);
                 progress.tick(&total);
             }
         }
@@ -335,6 +341,7 @@ impl Archiver {
         &self,
         source: &Source,
         file: &PendingFile,
+        key: &object_store::path::Path,
         outcome: (Outcome, u64),
     ) -> Result<ArchiveStats, ArchiveError> {
         let (outcome, links_refreshed) = outcome;
@@ -343,7 +350,6 @@ impl Archiver {
             ..ArchiveStats::default()
         };
         let name = source.name();
-        let key = self.key(source, file);
         let written = match outcome {
             Outcome::Archived {
                 size,
@@ -388,15 +394,6 @@ impl Archiver {
         Ok(stats)
     }
 
-    fn key(&self, source: &Source, file: &PendingFile) -> object_store::path::Path {
-        self.target.key(
-            &source.settings.instance_id,
-            file.call_start,
-            &file.contact_id,
-            &file.file_name,
-        )
-    }
-
     /// Waits for the file's turn under `max_files_per_second`.
     async fn pace(&self) {
         let gap = Duration::from_secs_f64(1.0 / self.settings.max_files_per_second);
@@ -409,18 +406,18 @@ impl Archiver {
         tokio::time::sleep_until(start).await;
     }
 
-    /// Copies one file; also how many links it had to ask for again.
+    /// Copies one file to `key`; also how many links it had to ask for again.
     async fn one(
         &self,
         source: &Source,
         file: &PendingFile,
+        key: &object_store::path::Path,
         cancel: &CancellationToken,
     ) -> (Outcome, u64) {
         tokio::select! {
             () = cancel.cancelled() => return (Outcome::Cancelled, 0),
             () = self.pace() => {}
         }
-        let key = self.key(source, file);
         let policy = RetryPolicy::requests(self.settings.retry_for);
         let mut refreshed = 0;
         loop {
@@ -453,7 +450,7 @@ impl Archiver {
                 );
             };
             let copied =
-                retry::retry(&policy, cancel, || self.transfer(&link, &key), on_retry).await;
+                retry::retry(&policy, cancel, || self.transfer(&link, key), on_retry).await;
             return match copied {
                 Ok(outcome) => (outcome, refreshed),
                 Err(GaveUp::Cancelled) => (Outcome::Cancelled, refreshed),
