@@ -56,22 +56,18 @@ pub struct Backlog {
     pub failing: u64,
 }
 
-/// The archive's state for `instance_id`.
+/// The archive's state for `instance_id`, read from the BI view that says each file's state.
 pub async fn backlog(pool: &PgPool, instance_id: &str) -> Result<Backlog, sqlx::Error> {
     let (files, oldest_call, archived, gone, failing): (i64, Option<DateTime<Utc>>, i64, i64, i64) =
         sqlx::query_as(
-            "WITH files AS (
-             SELECT DISTINCT r.contact_id, r.file_name, c.start_time, a.state
-             FROM ccc.recordings AS r
-             JOIN ccc.calls AS c USING (instance_id, contact_id)
-             LEFT JOIN ccc.recording_archive AS a USING (instance_id, contact_id, file_name)
-             WHERE r.instance_id = $1 AND r.file_name <> '')
-         SELECT count(*) FILTER (WHERE state IS NULL OR state = 'failing'),
-                min(start_time) FILTER (WHERE state IS NULL OR state = 'failing'),
-                count(*) FILTER (WHERE state = 'archived'),
-                count(*) FILTER (WHERE state = 'gone'),
-                count(*) FILTER (WHERE state = 'failing')
-         FROM files",
+            "SELECT count(DISTINCT (contact_id, file_name))
+                    FILTER (WHERE archive_state IN ('pending', 'failing')),
+                min(call_start_time) FILTER (WHERE archive_state IN ('pending', 'failing')),
+                count(DISTINCT (contact_id, file_name)) FILTER (WHERE archive_state = 'archived'),
+                count(DISTINCT (contact_id, file_name)) FILTER (WHERE archive_state = 'gone'),
+                count(DISTINCT (contact_id, file_name)) FILTER (WHERE archive_state = 'failing')
+         FROM ccc.recording_files
+         WHERE instance_id = $1",
         )
         .bind(instance_id)
         .fetch_one(pool)
