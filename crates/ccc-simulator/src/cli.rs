@@ -172,6 +172,15 @@ impl SimulateArgs {
     }
 }
 
+/// The probabilities that are set, as `name p` for the banner.
+fn active(probabilities: &[(&'static str, f64)]) -> Vec<String> {
+    probabilities
+        .iter()
+        .filter(|(_, p)| *p > 0.0)
+        .map(|(name, p)| format!("{name} {p}"))
+        .collect()
+}
+
 /// What the operator needs to point a client at the simulator. Secrets appear only for the demo key.
 pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
     let endpoint = endpoint(addr);
@@ -208,13 +217,7 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
             lines.push(format!("  access key:   {} (sees {scope})", key.id));
         }
     }
-    let faults: Vec<String> = config
-        .faults
-        .probabilities()
-        .iter()
-        .filter(|(_, p)| *p > 0.0)
-        .map(|(name, p)| format!("{name} {p}"))
-        .collect();
+    let faults = active(&config.faults.probabilities());
     if faults.is_empty() {
         lines.push("  faults:       none".to_owned());
     } else {
@@ -229,13 +232,7 @@ pub fn banner(config: &SimulatorConfig, addr: SocketAddr) -> String {
         None => "  rate limit:   none".to_owned(),
     });
     let archive = &config.archive;
-    let download_faults: Vec<String> = archive
-        .faults
-        .probabilities()
-        .iter()
-        .filter(|(_, p)| *p > 0.0)
-        .map(|(name, p)| format!("{name} {p}"))
-        .collect();
+    let download_faults = active(&archive.faults.probabilities());
     lines.push(format!(
         "  recordings:   {endpoint}/_oss/<instance>/<file>, links valid {} (1.0) / {} (2.0), files at most {} bytes, {} deleted, download faults {}",
         humantime::format_duration(archive.link_lifetime_ccc1),
