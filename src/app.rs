@@ -173,9 +173,7 @@ impl App {
         self.publish_stored_state(&health).await;
         health.set_migrated();
         let archiving = self.archiver.clone().map(|archiver| {
-            let sources = self.sources.clone();
-            let interval = archiver.interval();
-            tokio::spawn(archive::run(archiver, sources, interval, cancel.clone()))
+            tokio::spawn(archive::run(archiver, self.sources.clone(), cancel.clone()))
         });
         scheduler::run(
             self.pool,
@@ -465,10 +463,7 @@ fn unknown_zone(zone: &str) -> String {
 
 fn render_status(rows: &[SourceStatus], configured: &[Source], now: DateTime<Utc>) -> String {
     let mut out = String::new();
-    let ago = |t: DateTime<Utc>| {
-        humantime::format_duration(Duration::from_secs((now - t).num_seconds().max(0) as u64))
-            .to_string()
-    };
+    let ago = |t| ago(now, t);
     for source in configured {
         if !rows.iter().any(|r| r.source == source.name()) {
             let _ = writeln!(out, "{}: never synced", source.name());
@@ -521,13 +516,18 @@ fn render_backlog(
     now: DateTime<Utc>,
 ) -> String {
     let oldest = backlog.oldest_call.map_or(String::new(), |t| {
-        let age = Duration::from_secs((now - t).num_seconds().max(0) as u64);
-        format!(" (oldest call {} ago)", humantime::format_duration(age))
+        format!(" (oldest call {} ago)", ago(now, t))
     });
     format!(
         "recordings of {source} -> {target}:\n  waiting       {} file(s){oldest}, {} of them failing\n  archived      {} file(s), {} gone from the service\n",
         backlog.files, backlog.failing, backlog.archived, backlog.gone
     )
+}
+
+/// How long before `now` `t` was, in whole seconds, as humantime writes it.
+fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    humantime::format_duration(Duration::from_secs((now - t).num_seconds().max(0) as u64))
+        .to_string()
 }
 
 /// Reads a CLI time: RFC 3339, or epoch milliseconds.

@@ -108,12 +108,8 @@ pub struct Span {
 
 /// `run`'s archive: a pass over every archiving source each `interval`, beside the sync (which never
 /// waits for it), until shutdown. A failed pass is logged and tried again at the next interval.
-pub async fn run(
-    archiver: Archiver,
-    sources: Vec<Source>,
-    interval: Duration,
-    cancel: CancellationToken,
-) {
+pub async fn run(archiver: Archiver, sources: Vec<Source>, cancel: CancellationToken) {
+    let interval = archiver.settings.interval;
     tracing::info!(
         target = archiver.target.address(),
         "Archiving recording files"
@@ -227,11 +223,6 @@ impl Archiver {
 
     pub fn target(&self) -> &Target {
         &self.target
-    }
-
-    /// How often `run` looks for new recordings.
-    pub fn interval(&self) -> Duration {
-        self.settings.interval
     }
 
     /// The sources that archive: one per instance, the first whole-instance source of it if there is one
