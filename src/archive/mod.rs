@@ -236,10 +236,11 @@ impl Archiver {
                 .find(|s| &s.settings.instance_id == instance)
             {
                 None => chosen.push(source),
-                Some(held) if !held.settings.api.is_whole_instance() => {
-                    if source.settings.api.is_whole_instance() {
-                        *held = source;
-                    }
+                Some(held)
+                    if source.settings.api.is_whole_instance()
+                        && !held.settings.api.is_whole_instance() =>
+                {
+                    *held = source;
                 }
                 Some(_) => {}
             }
