@@ -81,11 +81,6 @@ impl Target {
         &self.address
     }
 
-    /// The store itself, for reading back what was archived.
-    pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
     /// `<prefix>/<instance>/<yyyy>/<mm>/<dd>/<contact_id>/<file_name>`, the date the call's start in UTC: the
     /// same file always gets the same key. Each part is escaped, so no name can climb out of its place.
     pub fn key(
